@@ -1,0 +1,43 @@
+#pragma once
+// The training and validation sets as dense rows: what every rank holds before training.
+// Built identically on every rank from the same files and seed (a pure function of them).
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/ratings.h"
+#include "common/status.h"
+#include "common/vocab.h"
+
+namespace cfps {
+
+struct DataOptions {
+  std::string data;         // --data
+  std::string valid_data;   // --valid-data: explicit validation file (then valid_pct is unused)
+  double valid_pct = 0.2;   // --valid-pct: seeded random fraction, as fastai's RandomSplitter
+  uint64_t seed = 42;
+  ReadOptions read;
+};
+
+struct RatingArrays {
+  std::vector<int32_t> user;  // dense user row, or -1 (validation only: unknown in training)
+  std::vector<int32_t> item;  // dense item row, or -1
+  std::vector<float> rating;
+  size_t size() const { return rating.size(); }
+};
+
+struct Dataset {
+  Vocab users, items;  // built from the training ratings only
+  RatingArrays train;  // every entry >= 0
+  RatingArrays valid;
+  int64_t valid_unknown = 0;  // validation ratings whose user or item never occurs in training
+  int64_t skipped_lines = 0;
+};
+
+// Reads options.data (and options.valid_data), splits, builds the vocabularies from the training
+// part and maps both parts to dense rows. Random split: a seeded permutation of the ratings; the
+// first round(n * valid_pct) of it are the validation set; both sets keep file order.
+Status BuildDataset(const DataOptions& options, Dataset* out);
+
+}  // namespace cfps

@@ -1,0 +1,68 @@
+#pragma once
+// Exchange: the one interface that carries the BSP step between ranks. A fixed group of ranks
+// 0..size()-1 calls the same collectives in the same order (every call is collective).
+//
+//  - AllToAllV: every rank hands one buffer per destination rank (possibly empty) and receives one
+//    buffer per source rank. Sizes need not be known by the receiver in advance. The send buffers
+//    are consumed: on return they are empty or hold unspecified bytes, but stay reusable, so a
+//    caller that keeps its buffers across steps allocates nothing in the steady state.
+//  - AllReduceSum / AllReduceMax of doubles, Broadcast of bytes, Barrier: for metrics and control.
+//
+// Implementations: MpiExchange (host memory, any number of ranks; common/mpi_exchange.h) and
+// LocalExchange (one rank, no MPI traffic; below). Waiting ranks must not burn a core: the MPI
+// implementation polls non-blocking calls with a short spin and then sleeps (see PoliteWait).
+// Not thread-safe: one thread per rank drives its exchange.
+
+#include <cstdint>
+#include <vector>
+
+#include "common/buffer.h"
+
+namespace cfps {
+
+// Bytes this rank moved to and from *other* ranks (self-messages are not counted).
+struct TrafficCounters {
+  int64_t bytes_sent = 0;
+  int64_t bytes_received = 0;
+  int64_t messages_sent = 0;
+  int64_t collectives = 0;
+};
+
+class Exchange {
+ public:
+  virtual ~Exchange() = default;
+  virtual int rank() const = 0;
+  virtual int size() const = 0;
+
+  // send->size() and recv->size() are resized to size(). (*recv)[p] receives what rank p sent.
+  virtual void AllToAllV(std::vector<Buffer>* send, std::vector<Buffer>* recv) = 0;
+  virtual void AllReduceSum(double* values, int n) = 0;
+  virtual void AllReduceMax(double* values, int n) = 0;
+  virtual void Broadcast(void* data, size_t bytes, int root) = 0;
+  virtual void Barrier() = 0;
+
+  const TrafficCounters& counters() const { return counters_; }
+
+ protected:
+  TrafficCounters counters_;
+};
+
+// The exchange of a single process that serves and trains: every message is to itself.
+class LocalExchange final : public Exchange {
+ public:
+  int rank() const override { return 0; }
+  int size() const override { return 1; }
+  void AllToAllV(std::vector<Buffer>* send, std::vector<Buffer>* recv) override {
+    send->resize(1);
+    recv->resize(1);
+    (*recv)[0].swap((*send)[0]);
+    (*send)[0].clear();
+    ++counters_.collectives;
+  }
+  void AllReduceSum(double*, int) override { ++counters_.collectives; }
+  void AllReduceMax(double*, int) override { ++counters_.collectives; }
+  void Broadcast(void*, size_t, int) override { ++counters_.collectives; }
+  void Barrier() override { ++counters_.collectives; }
+};
+
+}  // namespace cfps

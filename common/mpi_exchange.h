@@ -1,0 +1,78 @@
+#pragma once
+// MpiExchange: the Exchange over an MPI communicator, in host memory. Used by the cluster mode and
+// as the CPU fallback of every mode.
+//
+// AllToAllV posts an MPI_Isend to every other rank (empty messages included: they carry the
+// "nothing for you this step" and cost one small message), then matches incoming messages with
+// MPI_Improbe so receivers learn the sizes without a separate round of counts. Every wait polls
+// with a short spin and then sleeps with a growing backoff (PoliteWait): Open MPI's blocking calls
+// spin at 100% CPU, and on a machine with fewer cores than ranks a spinning server starves the
+// workers it is waiting for.
+//
+// Owns nothing global: MPI_Init/MPI_Finalize belong to main(). Copying is disabled because the
+// object holds a duplicated communicator.
+
+#include <mpi.h>
+
+#include <chrono>
+#include <vector>
+
+#include "common/exchange.h"
+
+namespace cfps {
+
+// Spin on a test for spin_us, then sleep from min_sleep_us doubling to max_sleep_us.
+class PoliteWait {
+ public:
+  struct Config {
+    double spin_us = 50;
+    double min_sleep_us = 2;
+    double max_sleep_us = 500;
+  };
+  PoliteWait() : PoliteWait(Config()) {}
+  explicit PoliteWait(const Config& config) : config_(config) {}
+  void Reset();
+  // Called after a poll that made no progress.
+  void Idle();
+
+ private:
+  Config config_;
+  std::chrono::steady_clock::time_point start_;
+  double sleep_us_ = 0;
+  bool started_ = false;
+};
+
+class MpiExchange final : public Exchange {
+ public:
+  // Duplicates `comm` so the exchange's messages never meet anyone else's.
+  explicit MpiExchange(MPI_Comm comm);
+  ~MpiExchange() override;
+  MpiExchange(const MpiExchange&) = delete;
+  MpiExchange& operator=(const MpiExchange&) = delete;
+
+  int rank() const override { return rank_; }
+  int size() const override { return size_; }
+  void AllToAllV(std::vector<Buffer>* send, std::vector<Buffer>* recv) override;
+  void AllReduceSum(double* values, int n) override;
+  void AllReduceMax(double* values, int n) override;
+  void Broadcast(void* data, size_t bytes, int root) override;
+  void Barrier() override;
+
+  void set_wait_config(const PoliteWait::Config& config) { wait_config_ = config; }
+
+ private:
+  void WaitAll(std::vector<MPI_Request>* requests);
+  void WaitOne(MPI_Request* request);
+
+  MPI_Comm comm_ = MPI_COMM_NULL;
+  int rank_ = 0;
+  int size_ = 1;
+  PoliteWait::Config wait_config_;
+  std::vector<MPI_Request> requests_;
+  std::vector<char> pending_;
+};
+
+// Makes slow sleeps short: the default 50 us timer slack would turn every 2 us nap into 50 us.
+void ReduceTimerSlack();
+
+}  // namespace cfps

@@ -1,0 +1,543 @@
+#include "common/ratings.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <limits>
+#include <string_view>
+#include <system_error>
+#include <utility>
+
+#include "common/random.h"
+
+namespace cfps {
+
+Status ParseRatingsFormat(const std::string& name, RatingsFormat* out) {
+  if (name == "auto") {
+    *out = RatingsFormat::kAuto;
+  } else if (name == "tsv") {
+    *out = RatingsFormat::kTsv;
+  } else if (name == "dat") {
+    *out = RatingsFormat::kDat;
+  } else if (name == "csv") {
+    *out = RatingsFormat::kCsv;
+  } else {
+    return Status::InvalidArgument("--format must be one of auto, tsv, dat, csv; got '" + name +
+                                   "'");
+  }
+  return Status::OK();
+}
+
+namespace {
+
+// Files are read in chunks of this size (grown when one line is longer): the whole of ml-25m
+// never has to sit in memory next to the parsed arrays.
+constexpr size_t kChunkBytes = size_t{8} << 20;
+// Offending lines are quoted in error messages up to this many bytes.
+constexpr size_t kQuoteBytes = 80;
+
+// Hash of a short byte string (ids are rarely longer than 16 bytes).
+inline uint64_t HashBytes(const char* p, size_t n) {
+  uint64_t h = 0x9e3779b97f4a7c15ULL * (n + 1);
+  while (n >= 8) {
+    uint64_t w;
+    std::memcpy(&w, p, 8);
+    h = Mix64(h ^ w);
+    p += 8;
+    n -= 8;
+  }
+  uint64_t w = 0;
+  for (size_t k = 0; k < n; ++k) w |= static_cast<uint64_t>(static_cast<unsigned char>(p[k])) << (8 * k);
+  return Mix64(h ^ w);
+}
+
+// Byte equality, inlined: ids are a few bytes long, where a call to memcmp costs more than the
+// comparison.
+inline bool SameBytes(std::string_view a, const std::string& b) {
+  if (a.size() != b.size()) return false;
+  const char* p = a.data();
+  const char* q = b.data();
+  for (size_t k = 0; k < a.size(); ++k) {
+    if (p[k] != q[k]) return false;
+  }
+  return true;
+}
+
+// Maps raw id text to its index in `names` (first-appearance order). Open addressing with the full
+// hash kept in the slot, so a lookup touches the name only on a probable match and never builds a
+// std::string for an id already seen (std::unordered_map<std::string> would, before C++20).
+class Interner {
+ public:
+  explicit Interner(std::vector<std::string>* names) : names_(names), slots_(1024), mask_(1023) {}
+
+  int32_t Intern(std::string_view s) {
+    uint64_t h = HashBytes(s.data(), s.size());
+    for (uint64_t pos = h & mask_;; pos = (pos + 1) & mask_) {
+      Slot& slot = slots_[pos];
+      if (slot.index < 0) {
+        CFPS_CHECK_LT(names_->size(), static_cast<size_t>(std::numeric_limits<int32_t>::max()));
+        int32_t index = static_cast<int32_t>(names_->size());
+        names_->emplace_back(s);
+        slot.hash = h;
+        slot.index = index;
+        if (names_->size() * 2 > slots_.size()) Grow();
+        return index;
+      }
+      if (slot.hash == h && SameBytes(s, (*names_)[static_cast<size_t>(slot.index)])) {
+        return slot.index;
+      }
+    }
+  }
+
+ private:
+  struct Slot {
+    uint64_t hash = 0;
+    int32_t index = -1;
+  };
+
+  void Grow() {
+    std::vector<Slot> old = std::move(slots_);
+    slots_.assign(old.size() * 2, Slot());
+    mask_ = slots_.size() - 1;
+    for (const Slot& slot : old) {
+      if (slot.index < 0) continue;
+      uint64_t pos = slot.hash & mask_;
+      while (slots_[pos].index >= 0) pos = (pos + 1) & mask_;
+      slots_[pos] = slot;
+    }
+  }
+
+  std::vector<std::string>* names_;
+  std::vector<Slot> slots_;
+  uint64_t mask_;
+};
+
+inline bool IsBlank(char c) { return c == ' ' || c == '\t'; }
+
+inline std::string_view Trim(std::string_view s) {
+  while (!s.empty() && IsBlank(s.front())) s.remove_prefix(1);
+  while (!s.empty() && IsBlank(s.back())) s.remove_suffix(1);
+  return s;
+}
+
+bool EqualsIgnoreCase(std::string_view a, const char* b) {
+  size_t n = std::strlen(b);
+  if (a.size() != n) return false;
+  for (size_t k = 0; k < n; ++k) {
+    char x = a[k], y = b[k];
+    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
+    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
+    if (x != y) return false;
+  }
+  return true;
+}
+
+std::string Quote(std::string_view line) {
+  if (line.size() <= kQuoteBytes) return "'" + std::string(line) + "'";
+  return "'" + std::string(line.substr(0, kQuoteBytes)) + "...'";
+}
+
+std::string FormatBound(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%g", v);
+  return buf;
+}
+
+enum class RatingParse { kOk, kNotANumber, kNotFinite };
+
+// The common MovieLens spellings ("4", "3.5") take a shortcut that gives the same double as
+// from_chars (an exact integer divided by 10 is correctly rounded); anything else goes to
+// from_chars, which in libstdc++ 12 is exact as well.
+inline RatingParse ParseRating(std::string_view s, double* out) {
+  const char* p = s.data();
+  size_t n = s.size();
+  auto digit = [](char c) { return c >= '0' && c <= '9'; };
+  if (n == 1 && digit(p[0])) {
+    *out = p[0] - '0';
+    return RatingParse::kOk;
+  }
+  if (n == 3 && digit(p[0]) && p[1] == '.' && digit(p[2])) {
+    *out = ((p[0] - '0') * 10 + (p[2] - '0')) / 10.0;
+    return RatingParse::kOk;
+  }
+  if (n > 1 && p[0] == '+' && p[1] != '-') {  // from_chars does not take a leading '+'
+    ++p;
+    --n;
+  }
+  if (n == 0) return RatingParse::kNotANumber;
+  double v = 0;
+  std::from_chars_result r = std::from_chars(p, p + n, v);
+  if (r.ptr != p + n) return RatingParse::kNotANumber;
+  if (r.ec == std::errc::result_out_of_range) return RatingParse::kNotFinite;
+  if (r.ec != std::errc()) return RatingParse::kNotANumber;
+  if (!std::isfinite(v)) return RatingParse::kNotFinite;
+  *out = v;
+  return RatingParse::kOk;
+}
+
+// Splits one csv line into fields. Quoted fields ("a,b", "say ""hi""") are unquoted; text
+// outside quotes around a field is trimmed of spaces and tabs. Fields that needed unescaping are
+// stored in `scratch` (one string per field index, reused across lines).
+class CsvSplitter {
+ public:
+  // Fields 0..max_field are returned in `fields`. Returns max_field + 1 when the line has that
+  // many fields, else the number of fields it has.
+  size_t Split(std::string_view line, char delim, size_t max_field, std::string_view* fields) {
+    if (scratch_.size() <= max_field) scratch_.resize(max_field + 1);
+    size_t count = 0;
+    size_t pos = 0;
+    for (;;) {
+      size_t end = ParseField(line, pos, delim, count, &fields[count]);
+      ++count;
+      if (count > max_field || end >= line.size()) return count;
+      pos = end + 1;
+    }
+  }
+
+  // Every field of `line` (for the header).
+  std::vector<std::string> SplitAll(std::string_view line, char delim) {
+    std::vector<std::string> out;
+    if (scratch_.empty()) scratch_.resize(1);
+    size_t pos = 0;
+    for (;;) {
+      std::string_view field;
+      size_t end = ParseField(line, pos, delim, 0, &field);
+      out.emplace_back(field);
+      if (end >= line.size()) return out;
+      pos = end + 1;
+    }
+  }
+
+ private:
+  // Parses the field starting at `pos`; returns the position of the delimiter that ends it (or
+  // line.size()).
+  size_t ParseField(std::string_view line, size_t pos, char delim, size_t slot,
+                    std::string_view* field) {
+    size_t start = pos;
+    while (start < line.size() && IsBlank(line[start]) && line[start] != delim) ++start;
+    if (start < line.size() && line[start] == '"') {
+      std::string& s = scratch_[slot];
+      s.clear();
+      size_t k = start + 1;
+      bool closed = false;
+      while (k < line.size()) {
+        char c = line[k];
+        if (c == '"') {
+          if (k + 1 < line.size() && line[k + 1] == '"') {
+            s.push_back('"');
+            k += 2;
+            continue;
+          }
+          closed = true;
+          ++k;
+          break;
+        }
+        s.push_back(c);
+        ++k;
+      }
+      // Whatever follows the closing quote up to the delimiter is kept (minimal handling).
+      size_t end = k;
+      while (end < line.size() && line[end] != delim) ++end;
+      if (!closed || Trim(line.substr(k, end - k)).size() > 0) {
+        s.append(line.data() + k, end - k);
+      }
+      *field = s;
+      return end;
+    }
+    const void* hit = std::memchr(line.data() + pos, delim, line.size() - pos);
+    size_t end = hit ? static_cast<size_t>(static_cast<const char*>(hit) - line.data()) : line.size();
+    *field = Trim(line.substr(pos, end - pos));
+    return end;
+  }
+
+  std::vector<std::string> scratch_;
+};
+
+class RatingsParser {
+ public:
+  RatingsParser(const std::string& path, const ReadOptions& options, Ratings* out)
+      : path_(path),
+        options_(options),
+        out_(out),
+        format_(options.format),
+        users_(&out->user_names),
+        items_(&out->item_names) {}
+
+  // One physical line, without its '\n'. `line_no` is 1-based.
+  Status Line(std::string_view line, int64_t line_no) {
+    if (line_no == 1 && line.size() >= 3 && std::memcmp(line.data(), "\xEF\xBB\xBF", 3) == 0) {
+      line.remove_prefix(3);
+    }
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (line.empty() || ((IsBlank(line.front()) || IsBlank(line.back())) && Trim(line).empty())) {
+      return Status::OK();  // empty lines are allowed anywhere
+    }
+    if (!seen_first_) {
+      seen_first_ = true;
+      if (format_ == RatingsFormat::kAuto) {
+        if (line.find("::") != std::string_view::npos) {
+          format_ = RatingsFormat::kDat;
+        } else if (line.find(',') != std::string_view::npos) {
+          format_ = RatingsFormat::kCsv;
+        } else {
+          format_ = RatingsFormat::kTsv;
+        }
+      }
+      if (format_ == RatingsFormat::kCsv) return Header(line, line_no);
+    }
+    std::string_view f[3];
+    switch (format_) {
+      case RatingsFormat::kTsv:
+        if (!SplitTsv(line, f)) return Bad(line_no);
+        break;
+      case RatingsFormat::kDat:
+        if (!SplitDat(line, f)) return Bad(line_no);
+        break;
+      default:
+        if (!SplitCsv(line, f)) return Bad(line_no);
+        break;
+    }
+    double value = 0;
+    RatingParse parsed = ParseRating(f[2], &value);
+    if (parsed != RatingParse::kOk) {
+      error_ = "rating " + Quote(f[2]) +
+               (parsed == RatingParse::kNotFinite ? " is not a finite number" : " is not a number");
+      return Bad(line_no);
+    }
+    if (!(value >= options_.min_rating && value <= options_.max_rating)) {
+      error_ = "rating " + std::string(f[2]) + " is outside --y-range [" +
+               FormatBound(options_.min_rating) + ", " + FormatBound(options_.max_rating) + "]";
+      return Bad(line_no);
+    }
+    if (f[0].empty() || f[1].empty()) {
+      error_ = std::string("empty ") + (f[0].empty() ? "user" : "item") + " id: " + Quote(line);
+      return Bad(line_no);
+    }
+    // Consecutive lines very often share the user (ml-1m/10m/25m are sorted by user).
+    if (last_user_ < 0 || !SameBytes(f[0], out_->user_names[static_cast<size_t>(last_user_)])) {
+      last_user_ = users_.Intern(f[0]);
+    }
+    out_->user.push_back(last_user_);
+    out_->item.push_back(items_.Intern(f[1]));
+    out_->rating.push_back(static_cast<float>(value));
+    return Status::OK();
+  }
+
+  // Call after the last line.
+  Status Finish() {
+    if (out_->rating.empty()) {
+      std::string msg = "'" + path_ + "' contains no ratings";
+      if (out_->skipped_lines > 0) {
+        msg += " (" + std::to_string(out_->skipped_lines) + " bad lines skipped)";
+      }
+      return Status::InvalidArgument(msg);
+    }
+    return Status::OK();
+  }
+
+ private:
+  // Records a bad line: an error naming file:line, or a count with skip_bad_lines. error_ holds
+  // the reason.
+  Status Bad(int64_t line_no) {
+    if (options_.skip_bad_lines) {
+      ++out_->skipped_lines;
+      return Status::OK();
+    }
+    return Status::InvalidArgument(path_ + ":" + std::to_string(line_no) + ": " + error_);
+  }
+
+  void FieldCountError(size_t want, size_t got, std::string_view line) {
+    error_ = "expected " + std::to_string(want) + " or more fields, got " + std::to_string(got) +
+             ": " + Quote(line);
+  }
+
+  bool SplitTsv(std::string_view line, std::string_view* f) {
+    size_t n = line.size();
+    size_t k = 0;
+    size_t count = 0;
+    while (count < 3) {
+      while (k < n && IsBlank(line[k])) ++k;
+      if (k == n) break;
+      size_t start = k;
+      while (k < n && !IsBlank(line[k])) ++k;
+      f[count++] = line.substr(start, k - start);
+    }
+    if (count == 3) return true;
+    FieldCountError(3, count, line);
+    return false;
+  }
+
+  bool SplitDat(std::string_view line, std::string_view* f) {
+    size_t count = 0;
+    size_t pos = 0;
+    while (count < 3) {
+      size_t sep = line.find("::", pos);
+      std::string_view field = line.substr(pos, sep == std::string_view::npos ? line.npos : sep - pos);
+      f[count++] = Trim(field);
+      if (sep == std::string_view::npos) break;
+      pos = sep + 2;
+    }
+    if (count == 3) return true;
+    FieldCountError(3, count, line);
+    return false;
+  }
+
+  bool SplitCsv(std::string_view line, std::string_view* f) {
+    std::string_view fields[kMaxCsvFields];
+    size_t got = csv_.Split(line, delim_, max_col_, fields);
+    if (got <= max_col_) {
+      FieldCountError(max_col_ + 1, got, line);
+      return false;
+    }
+    f[0] = fields[user_col_];
+    f[1] = fields[item_col_];
+    f[2] = fields[rating_col_];
+    return true;
+  }
+
+  Status Header(std::string_view line, int64_t line_no) {
+    if (line.find(',') != std::string_view::npos) {
+      delim_ = ',';
+    } else if (line.find('\t') != std::string_view::npos) {
+      delim_ = '\t';
+    } else if (line.find(';') != std::string_view::npos) {
+      delim_ = ';';
+    }
+    static const char* const kUserNames[] = {"userId", "user", "user_id"};
+    static const char* const kItemNames[] = {"movieId", "itemId", "item", "item_id", "movie_id"};
+    static const char* const kRatingNames[] = {"rating"};
+    size_t user = SIZE_MAX, item = SIZE_MAX, rating = SIZE_MAX;
+    std::vector<std::string> columns = CsvSplitter().SplitAll(line, delim_);
+    auto match = [&](const char* const* names, size_t count, size_t* col_out) {
+      for (size_t col = 0; col < columns.size() && *col_out == SIZE_MAX; ++col) {
+        for (size_t k = 0; k < count; ++k) {
+          if (EqualsIgnoreCase(columns[col], names[k])) *col_out = col;
+        }
+      }
+    };
+    match(kUserNames, 3, &user);
+    match(kItemNames, 5, &item);
+    match(kRatingNames, 1, &rating);
+    auto missing = [&](const char* what, const char* names) {
+      return Status::InvalidArgument(path_ + ":" + std::to_string(line_no) + ": csv header has no " +
+                                     what + " column (expected one of " + names + "): " +
+                                     Quote(line));
+    };
+    if (user == SIZE_MAX) return missing("user", "userId, user, user_id");
+    if (item == SIZE_MAX) return missing("item", "movieId, itemId, item, item_id, movie_id");
+    if (rating == SIZE_MAX) return missing("rating", "rating");
+    size_t max_col = std::max(user, std::max(item, rating));
+    if (max_col >= kMaxCsvFields) {
+      return Status::InvalidArgument(path_ + ":" + std::to_string(line_no) +
+                                     ": csv columns beyond the " + std::to_string(kMaxCsvFields) +
+                                     "th are not supported: " + Quote(line));
+    }
+    user_col_ = user;
+    item_col_ = item;
+    rating_col_ = rating;
+    max_col_ = max_col;
+    return Status::OK();
+  }
+
+  static constexpr size_t kMaxCsvFields = 64;
+
+  const std::string& path_;
+  const ReadOptions& options_;
+  Ratings* out_;
+  RatingsFormat format_;
+  Interner users_, items_;
+  int32_t last_user_ = -1;
+  bool seen_first_ = false;
+  char delim_ = ',';
+  size_t user_col_ = 0, item_col_ = 1, rating_col_ = 2, max_col_ = 2;
+  CsvSplitter csv_;
+  std::string error_;
+};
+
+std::string ErrnoText(int err) { return std::strerror(err); }
+
+// Closes a file descriptor on scope exit.
+class FdCloser {
+ public:
+  explicit FdCloser(int fd) : fd_(fd) {}
+  ~FdCloser() { ::close(fd_); }
+  FdCloser(const FdCloser&) = delete;
+  FdCloser& operator=(const FdCloser&) = delete;
+
+ private:
+  int fd_;
+};
+
+}  // namespace
+
+Status ReadRatings(const std::string& path, const ReadOptions& options, Ratings* out) {
+  *out = Ratings();
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Status::IOError("cannot open '" + path + "': " + ErrnoText(errno));
+  FdCloser closer(fd);
+  struct stat st;
+  if (::fstat(fd, &st) != 0) return Status::IOError("cannot stat '" + path + "': " + ErrnoText(errno));
+  if (S_ISDIR(st.st_mode)) return Status::IOError("cannot read '" + path + "': Is a directory");
+  size_t chunk = kChunkBytes;
+  if (S_ISREG(st.st_mode)) chunk = std::min(chunk, static_cast<size_t>(st.st_size) + 1);
+
+  RatingsParser parser(path, options, out);
+  std::vector<char> buf(chunk);
+  size_t have = 0;
+  int64_t line_no = 0;
+  bool eof = false;
+  while (!eof) {
+    // Fill the buffer (after the unfinished line carried over from the previous chunk).
+    while (have < buf.size()) {
+      ssize_t n = ::read(fd, buf.data() + have, buf.size() - have);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return Status::IOError("error reading '" + path + "': " + ErrnoText(errno));
+      }
+      if (n == 0) {
+        eof = true;
+        break;
+      }
+      have += static_cast<size_t>(n);
+    }
+    const char* data = buf.data();
+    if (line_no == 0 && S_ISREG(st.st_mode)) {
+      // Size the arrays once, from the line length of the first chunk: growing them by doubling
+      // would copy them and touch twice the memory.
+      size_t lines = static_cast<size_t>(std::count(data, data + have, '\n')) + 1;
+      double per_byte = static_cast<double>(lines) / static_cast<double>(std::max<size_t>(have, 1));
+      size_t guess = static_cast<size_t>(per_byte * static_cast<double>(st.st_size) * 1.02) + 16;
+      out->user.reserve(guess);
+      out->item.reserve(guess);
+      out->rating.reserve(guess);
+    }
+    size_t pos = 0;
+    for (;;) {
+      const void* nl = std::memchr(data + pos, '\n', have - pos);
+      if (nl == nullptr) break;
+      size_t end = static_cast<size_t>(static_cast<const char*>(nl) - data);
+      CFPS_RETURN_IF_ERROR(parser.Line(std::string_view(data + pos, end - pos), ++line_no));
+      pos = end + 1;
+    }
+    if (eof) {
+      if (pos < have) {
+        CFPS_RETURN_IF_ERROR(parser.Line(std::string_view(data + pos, have - pos), ++line_no));
+      }
+      break;
+    }
+    std::memmove(buf.data(), data + pos, have - pos);
+    have -= pos;
+    if (have == buf.size()) buf.resize(buf.size() * 2);  // a line longer than the buffer
+  }
+  return parser.Finish();
+}
+
+}  // namespace cfps

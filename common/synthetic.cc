@@ -1,0 +1,391 @@
+#include "common/synthetic.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <initializer_list>
+#include <limits>
+#include <utility>
+
+#include "common/random.h"
+
+namespace cfps {
+
+namespace {
+
+// Every random value of the generator comes from Hash4(seed, kGenSalt, purpose, ...).
+constexpr uint64_t kGenSalt = 0x67656e;  // "gen"
+enum Purpose : uint64_t {
+  kUserPerm = 1,    // popularity rank -> user id
+  kItemPerm = 2,    // popularity rank -> item id
+  kCoverage = 3,    // the one rating of each item / user
+  kDraws = 4,       // the remaining pairs
+  kOrder = 5,       // file order
+  kUserFactor = 6,  // P[u][f] (f = factors: the bias)
+  kItemFactor = 7,  // Q[i][f] (f = factors: the bias)
+  kNoise = 8,       // noise of rating (u, i)
+};
+
+constexpr double kGlobalMean = 3.5;
+constexpr double kDotStd = 0.7;
+constexpr double kUserBiasStd = 0.3;
+constexpr double kItemBiasStd = 0.4;
+constexpr int64_t kFirstTimestamp = 874965758;  // the first timestamp of ml-100k
+constexpr double kMaxZipf = 10.0;
+
+// Standard normal from one 64-bit hash (Box-Muller on two uniforms derived from it).
+inline double NormalAt(uint64_t h) {
+  double u1 = ToUnitOpen(h);
+  double u2 = ToUnitOpen(Mix64(h ^ 0x5bd1e9955bd1e995ULL));
+  return std::sqrt(-2.0 * std::log(u1)) * std::cos(6.283185307179586 * u2);
+}
+
+inline uint64_t Pack(int64_t user, int64_t item) {
+  return (static_cast<uint64_t>(user) << 32) | static_cast<uint64_t>(item);
+}
+inline int32_t PackedUser(uint64_t p) { return static_cast<int32_t>(p >> 32); }
+inline int32_t PackedItem(uint64_t p) { return static_cast<int32_t>(p & 0xffffffffULL); }
+
+// Zipf(s) weights over ranks, assigned to ids through a seeded permutation: weight[perm[r]] is
+// proportional to (r + 1)^-s. Normalized to sum 1.
+std::vector<double> ZipfWeights(int64_t n, double s, uint64_t perm_seed) {
+  std::vector<int32_t> perm(static_cast<size_t>(n));
+  for (int64_t k = 0; k < n; ++k) perm[static_cast<size_t>(k)] = static_cast<int32_t>(k);
+  Rng rng(perm_seed);
+  Shuffle(perm.data(), n, &rng);
+  std::vector<double> w(static_cast<size_t>(n));
+  double sum = 0;
+  for (int64_t r = 0; r < n; ++r) {
+    double v = std::pow(static_cast<double>(r + 1), -s);
+    w[static_cast<size_t>(perm[static_cast<size_t>(r)])] = v;
+    sum += v;
+  }
+  for (double& v : w) v /= sum;
+  return w;
+}
+
+// Walker/Vose alias table: O(1) sampling of an index with probability proportional to weights.
+class AliasTable {
+ public:
+  explicit AliasTable(const std::vector<double>& weights)
+      : n_(static_cast<int64_t>(weights.size())), prob_(weights.size()), alias_(weights.size()) {
+    double sum = 0;
+    for (double w : weights) sum += w;
+    std::vector<double> scaled(weights.size());
+    std::vector<int64_t> small, large;
+    for (int64_t k = 0; k < n_; ++k) {
+      scaled[static_cast<size_t>(k)] = weights[static_cast<size_t>(k)] * static_cast<double>(n_) / sum;
+      (scaled[static_cast<size_t>(k)] < 1.0 ? small : large).push_back(k);
+    }
+    while (!small.empty() && !large.empty()) {
+      int64_t s = small.back(), l = large.back();
+      small.pop_back();
+      prob_[static_cast<size_t>(s)] = scaled[static_cast<size_t>(s)];
+      alias_[static_cast<size_t>(s)] = static_cast<int32_t>(l);
+      scaled[static_cast<size_t>(l)] -= 1.0 - scaled[static_cast<size_t>(s)];
+      if (scaled[static_cast<size_t>(l)] < 1.0) {
+        large.pop_back();
+        small.push_back(l);
+      }
+    }
+    // What is left has probability 1 up to rounding.
+    for (const std::vector<int64_t>* rest : {&small, &large}) {
+      for (int64_t k : *rest) {
+        prob_[static_cast<size_t>(k)] = 1.0;
+        alias_[static_cast<size_t>(k)] = static_cast<int32_t>(k);
+      }
+    }
+  }
+
+  // One draw of the generator: its high bits pick the column, the rest the coin.
+  int64_t Sample(Rng* rng) const {
+    double x = rng->Uniform() * static_cast<double>(n_);
+    int64_t k = std::min(static_cast<int64_t>(x), n_ - 1);
+    return x - static_cast<double>(k) < prob_[static_cast<size_t>(k)] ? k
+                                                                       : alias_[static_cast<size_t>(k)];
+  }
+
+ private:
+  int64_t n_;
+  std::vector<double> prob_;
+  std::vector<int32_t> alias_;
+};
+
+// Open-addressing set of nonzero 64-bit keys, sized for a known number of insertions.
+class KeySet {
+ public:
+  explicit KeySet(int64_t max_keys) {
+    size_t cap = 1024;
+    while (static_cast<double>(cap) * 0.75 < static_cast<double>(max_keys)) cap *= 2;
+    slots_.assign(cap, 0);
+    mask_ = cap - 1;
+  }
+  // True when `key` was not there before.
+  bool Insert(uint64_t key) {
+    for (uint64_t pos = Mix64(key) & mask_;; pos = (pos + 1) & mask_) {
+      if (slots_[pos] == key) return false;
+      if (slots_[pos] == 0) {
+        slots_[pos] = key;
+        return true;
+      }
+    }
+  }
+
+ private:
+  std::vector<uint64_t> slots_;
+  uint64_t mask_;
+};
+
+// Draws the distinct (user, item) pairs, packed, in file order.
+Status SamplePairs(const GenOptions& o, std::vector<uint64_t>* pairs) {
+  const int64_t n = o.ratings;
+  const std::vector<double> user_w = ZipfWeights(o.users, o.user_zipf, Hash4(o.seed, kGenSalt, kUserPerm, 0));
+  const std::vector<double> item_w = ZipfWeights(o.items, o.item_zipf, Hash4(o.seed, kGenSalt, kItemPerm, 0));
+  const AliasTable user_alias(user_w), item_alias(item_w);
+  const uint64_t cells = static_cast<uint64_t>(o.users) * static_cast<uint64_t>(o.items);
+
+  // Dense grids are sampled exactly in one pass (below); sparse ones by drawing pairs and
+  // rejecting repeats. Both sample the same distribution: successive draws with probability
+  // proportional to p(user) * p(item) among the pairs not yet drawn.
+  const bool dense = cells <= std::max<uint64_t>(4 * static_cast<uint64_t>(n), uint64_t{1} << 22) &&
+                     cells <= std::numeric_limits<uint32_t>::max();
+  std::vector<uint8_t> taken;  // dense: per cell
+  KeySet seen(dense ? 0 : n);  // sparse: packed pair + 1
+  pairs->clear();
+  pairs->reserve(static_cast<size_t>(n));
+  auto add = [&](int64_t u, int64_t i) {
+    if (dense) {
+      taken[static_cast<size_t>(u * o.items + i)] = 1;
+    } else {
+      seen.Insert(Pack(u, i) + 1);
+    }
+    pairs->push_back(Pack(u, i));
+  };
+  if (dense) taken.assign(cells, 0);
+
+  // Every item, then every user still without one, gets a rating first (no repeats possible).
+  if (n >= o.users + o.items) {
+    Rng rng(Hash4(o.seed, kGenSalt, kCoverage, 0));
+    std::vector<uint8_t> has_user(static_cast<size_t>(o.users), 0);
+    for (int64_t i = 0; i < o.items; ++i) {
+      int64_t u = user_alias.Sample(&rng);
+      has_user[static_cast<size_t>(u)] = 1;
+      add(u, i);
+    }
+    for (int64_t u = 0; u < o.users; ++u) {
+      if (!has_user[static_cast<size_t>(u)]) add(u, item_alias.Sample(&rng));
+    }
+  }
+
+  const int64_t remaining = n - static_cast<int64_t>(pairs->size());
+  Rng rng(Hash4(o.seed, kGenSalt, kDraws, 0));
+  if (dense && remaining > 0) {
+    // Efraimidis-Spirakis: cell c gets key log(E_c) - log(w_c) with E_c ~ Exp(1); the `remaining`
+    // smallest keys are a weighted sample without replacement. Ties are broken by cell so the
+    // result does not depend on the nth_element implementation.
+    struct Candidate {
+      float key;
+      uint32_t cell;
+    };
+    std::vector<Candidate> cand;
+    cand.reserve(cells - pairs->size());
+    for (uint64_t c = 0; c < cells; ++c) {
+      if (taken[c]) continue;
+      double w = user_w[c / static_cast<uint64_t>(o.items)] * item_w[c % static_cast<uint64_t>(o.items)];
+      double key = std::log(-std::log(rng.Uniform())) - std::log(w);
+      cand.push_back({static_cast<float>(key), static_cast<uint32_t>(c)});
+    }
+    auto less = [](const Candidate& a, const Candidate& b) {
+      return a.key < b.key || (a.key == b.key && a.cell < b.cell);
+    };
+    std::nth_element(cand.begin(), cand.begin() + remaining, cand.end(), less);
+    std::vector<uint32_t> chosen(static_cast<size_t>(remaining));
+    for (int64_t k = 0; k < remaining; ++k) chosen[static_cast<size_t>(k)] = cand[static_cast<size_t>(k)].cell;
+    std::vector<Candidate>().swap(cand);
+    std::sort(chosen.begin(), chosen.end());
+    for (uint32_t c : chosen) pairs->push_back(Pack(c / o.items, c % o.items));
+  } else if (remaining > 0) {
+    // Rejection of repeats. Very concentrated popularity on a fairly dense grid could make this
+    // crawl; give up with a clear message instead.
+    const int64_t max_draws = 200 * n + (int64_t{10} << 20);
+    int64_t draws = 0;
+    while (static_cast<int64_t>(pairs->size()) < n) {
+      if (++draws > max_draws) {
+        return Status::InvalidArgument(
+            "cannot draw " + std::to_string(n) + " distinct (user, item) pairs: popularity is too "
+            "concentrated for so many ratings; lower --item-zipf, --user-zipf or --ratings");
+      }
+      int64_t u = user_alias.Sample(&rng);
+      int64_t i = item_alias.Sample(&rng);
+      if (seen.Insert(Pack(u, i) + 1)) pairs->push_back(Pack(u, i));
+    }
+  }
+
+  Rng order(Hash4(o.seed, kGenSalt, kOrder, 0));
+  Shuffle(pairs->data(), n, &order);
+  return Status::OK();
+}
+
+// The planted model: factors and bias of every user and item.
+class PlantedModel {
+ public:
+  explicit PlantedModel(const GenOptions& o)
+      : k_(o.factors), noise_(o.noise), seed_(o.seed),
+        user_(Table(o.users, o, kUserFactor, kUserBiasStd)),
+        item_(Table(o.items, o, kItemFactor, kItemBiasStd)) {}
+
+  int Rating(int32_t u, int32_t i) const {
+    const double* p = &user_[static_cast<size_t>(u) * static_cast<size_t>(k_ + 1)];
+    const double* q = &item_[static_cast<size_t>(i) * static_cast<size_t>(k_ + 1)];
+    double y = kGlobalMean + p[k_] + q[k_];
+    for (int f = 0; f < k_; ++f) y += p[f] * q[f];
+    if (noise_ > 0) {
+      y += noise_ * NormalAt(Hash4(seed_, kGenSalt, kNoise, Pack(u, i)));
+    }
+    double r = std::round(y);
+    return static_cast<int>(std::min(5.0, std::max(1.0, r)));
+  }
+
+ private:
+  // Rows of k factors ~ N(0, s^2) with k s^4 = kDotStd^2, then the bias.
+  static std::vector<double> Table(int64_t rows, const GenOptions& o, Purpose purpose,
+                                   double bias_std) {
+    const int k = o.factors;
+    const double s = std::sqrt(kDotStd / std::sqrt(static_cast<double>(k)));
+    std::vector<double> t(static_cast<size_t>(rows) * static_cast<size_t>(k + 1));
+    for (int64_t r = 0; r < rows; ++r) {
+      double* row = &t[static_cast<size_t>(r) * static_cast<size_t>(k + 1)];
+      for (int f = 0; f <= k; ++f) {
+        double z = NormalAt(Hash4(o.seed, kGenSalt, purpose, Pack(r, f)));
+        row[f] = z * (f < k ? s : bias_std);
+      }
+    }
+    return t;
+  }
+
+  int k_;
+  double noise_;
+  uint64_t seed_;
+  std::vector<double> user_, item_;
+};
+
+std::string ErrnoText(int err) { return std::strerror(err); }
+
+}  // namespace
+
+Status ValidateGenOptions(const GenOptions& o) {
+  constexpr int64_t kMaxIds = std::numeric_limits<int32_t>::max();
+  if (o.users <= 0 || o.users > kMaxIds) {
+    return Status::InvalidArgument("--users must be in [1, " + std::to_string(kMaxIds) + "], got " +
+                                   std::to_string(o.users));
+  }
+  if (o.items <= 0 || o.items > kMaxIds) {
+    return Status::InvalidArgument("--items must be in [1, " + std::to_string(kMaxIds) + "], got " +
+                                   std::to_string(o.items));
+  }
+  if (o.ratings <= 0 || o.ratings > kMaxIds) {
+    return Status::InvalidArgument("--ratings must be in [1, " + std::to_string(kMaxIds) +
+                                   "], got " + std::to_string(o.ratings));
+  }
+  if (static_cast<unsigned __int128>(o.ratings) >
+      static_cast<unsigned __int128>(o.users) * static_cast<unsigned __int128>(o.items)) {
+    return Status::InvalidArgument("--ratings " + std::to_string(o.ratings) +
+                                   " is more than --users x --items = " + std::to_string(o.users) +
+                                   " x " + std::to_string(o.items) + " distinct pairs");
+  }
+  if (o.factors <= 0 || o.factors > 4096) {
+    return Status::InvalidArgument("--factors must be in [1, 4096], got " +
+                                   std::to_string(o.factors));
+  }
+  if (!(o.noise >= 0 && std::isfinite(o.noise))) {
+    return Status::InvalidArgument("--noise must be a finite number >= 0, got " +
+                                   std::to_string(o.noise));
+  }
+  if (!(o.item_zipf >= 0 && o.item_zipf <= kMaxZipf)) {
+    return Status::InvalidArgument("--item-zipf must be in [0, 10], got " +
+                                   std::to_string(o.item_zipf));
+  }
+  if (!(o.user_zipf >= 0 && o.user_zipf <= kMaxZipf)) {
+    return Status::InvalidArgument("--user-zipf must be in [0, 10], got " +
+                                   std::to_string(o.user_zipf));
+  }
+  return Status::OK();
+}
+
+Status GenerateSynthetic(const GenOptions& options, SyntheticRatings* out) {
+  *out = SyntheticRatings();
+  CFPS_RETURN_IF_ERROR(ValidateGenOptions(options));
+  std::vector<uint64_t> pairs;
+  CFPS_RETURN_IF_ERROR(SamplePairs(options, &pairs));
+  const PlantedModel model(options);
+  out->user.resize(pairs.size());
+  out->item.resize(pairs.size());
+  out->rating.resize(pairs.size());
+  for (size_t k = 0; k < pairs.size(); ++k) {
+    out->user[k] = PackedUser(pairs[k]);
+    out->item[k] = PackedItem(pairs[k]);
+    out->rating[k] = static_cast<uint8_t>(model.Rating(out->user[k], out->item[k]));
+  }
+  return Status::OK();
+}
+
+Status GenerateRatings(const GenOptions& options, const std::string& out_path) {
+  CFPS_RETURN_IF_ERROR(ValidateGenOptions(options));
+  std::vector<uint64_t> pairs;
+  CFPS_RETURN_IF_ERROR(SamplePairs(options, &pairs));
+  const PlantedModel model(options);
+
+  const std::string tmp = out_path + ".tmp";
+  std::FILE* f = std::fopen(tmp.c_str(), "wb");
+  if (f == nullptr) return Status::IOError("cannot create '" + tmp + "': " + ErrnoText(errno));
+  constexpr size_t kBufBytes = size_t{1} << 20;
+  constexpr size_t kMaxLine = 64;
+  std::vector<char> buf(kBufBytes + kMaxLine);
+  size_t used = 0;
+  bool ok = true;
+  int err = 0;
+  for (size_t k = 0; k < pairs.size() && ok; ++k) {
+    int32_t u = PackedUser(pairs[k]), i = PackedItem(pairs[k]);
+    char* p = buf.data() + used;
+    char* end = buf.data() + buf.size();
+    p = std::to_chars(p, end, static_cast<int64_t>(u) + 1).ptr;
+    *p++ = '\t';
+    p = std::to_chars(p, end, static_cast<int64_t>(i) + 1).ptr;
+    *p++ = '\t';
+    *p++ = static_cast<char>('0' + model.Rating(u, i));
+    *p++ = '\t';
+    p = std::to_chars(p, end, kFirstTimestamp + static_cast<int64_t>(k)).ptr;
+    *p++ = '\n';
+    used = static_cast<size_t>(p - buf.data());
+    if (used >= kBufBytes || k + 1 == pairs.size()) {
+      if (std::fwrite(buf.data(), 1, used, f) != used) {
+        ok = false;
+        err = errno;
+      }
+      used = 0;
+    }
+  }
+  auto step = [&](bool succeeded) {
+    if (ok && !succeeded) {
+      ok = false;
+      err = errno;
+    }
+  };
+  step(std::fflush(f) == 0);
+  step(!ok || ::fsync(::fileno(f)) == 0);
+  step(std::fclose(f) == 0);
+  step(!ok || std::rename(tmp.c_str(), out_path.c_str()) == 0);
+  if (!ok) {
+    std::remove(tmp.c_str());
+    return Status::IOError("cannot write '" + out_path + "': " + ErrnoText(err));
+  }
+  return Status::OK();
+}
+
+}  // namespace cfps

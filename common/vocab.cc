@@ -1,0 +1,172 @@
+#include "common/vocab.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cstdio>
+#include <cstring>
+#include <limits>
+#include <string_view>
+#include <system_error>
+#include <utility>
+
+namespace cfps {
+
+namespace {
+
+// True when all of `s` is a base-10 integer that fits in int64 ("-12" yes; "+12", " 12", "1e3" no).
+bool ParseInt64(const std::string& s, int64_t* out) {
+  if (s.empty()) return false;
+  const char* end = s.data() + s.size();
+  std::from_chars_result r = std::from_chars(s.data(), end, *out);
+  return r.ec == std::errc() && r.ptr == end;
+}
+
+std::string ErrnoText(int err) { return std::strerror(err); }
+
+// fsync of the directory holding `path`, so that a rename into it is durable. Best effort: some
+// file systems refuse to open or sync directories.
+void SyncParentDir(const std::string& path) {
+  size_t slash = path.rfind('/');
+  std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return;
+  (void)::fsync(fd);
+  ::close(fd);
+}
+
+}  // namespace
+
+Vocab Vocab::Build(const std::vector<std::string>& names) {
+  std::vector<std::string> distinct = names;
+  std::sort(distinct.begin(), distinct.end());
+  distinct.erase(std::unique(distinct.begin(), distinct.end()), distinct.end());
+
+  // Numeric order when every id is an integer: MovieLens ids then get rows in id order ("2" before
+  // "10"). Equal values spelled differently ("7", "007") are ordered by their bytes.
+  std::vector<int64_t> values(distinct.size());
+  bool numeric = true;
+  for (size_t k = 0; k < distinct.size() && numeric; ++k) numeric = ParseInt64(distinct[k], &values[k]);
+  if (numeric) {
+    std::vector<size_t> order(distinct.size());
+    for (size_t k = 0; k < order.size(); ++k) order[k] = k;
+    // `distinct` is byte-sorted already, so a stable sort by value breaks ties by bytes.
+    std::stable_sort(order.begin(), order.end(),
+                     [&](size_t a, size_t b) { return values[a] < values[b]; });
+    std::vector<std::string> sorted(distinct.size());
+    for (size_t k = 0; k < order.size(); ++k) sorted[k] = std::move(distinct[order[k]]);
+    distinct = std::move(sorted);
+  }
+
+  CFPS_CHECK_LE(distinct.size(), static_cast<size_t>(std::numeric_limits<int32_t>::max()));
+  Vocab vocab;
+  vocab.index_.reserve(distinct.size());
+  for (size_t k = 0; k < distinct.size(); ++k) {
+    vocab.index_.emplace(distinct[k], static_cast<int32_t>(k));
+  }
+  vocab.names_ = std::move(distinct);
+  return vocab;
+}
+
+int32_t Vocab::Lookup(const std::string& raw) const {
+  auto it = index_.find(raw);
+  return it == index_.end() ? -1 : it->second;
+}
+
+Status Vocab::WriteTsv(const std::string& path) const {
+  for (size_t row = 0; row < names_.size(); ++row) {
+    if (names_[row].find_first_of("\t\n\r") != std::string::npos) {
+      return Status::InvalidArgument("cannot write vocabulary '" + path + "': raw id of row " +
+                                     std::to_string(row) +
+                                     " contains a tab or line break, which the TSV cannot hold");
+    }
+  }
+  const std::string tmp = path + ".tmp";
+  std::FILE* f = std::fopen(tmp.c_str(), "wb");
+  if (f == nullptr) return Status::IOError("cannot create '" + tmp + "': " + ErrnoText(errno));
+  std::string buf;
+  buf.reserve(1 << 16);
+  bool ok = true;
+  for (size_t row = 0; row < names_.size() && ok; ++row) {
+    buf += std::to_string(row);
+    buf += '\t';
+    buf += names_[row];
+    buf += '\n';
+    if (buf.size() >= (1 << 16) || row + 1 == names_.size()) {
+      ok = std::fwrite(buf.data(), 1, buf.size(), f) == buf.size();
+      buf.clear();
+    }
+  }
+  int err = ok ? 0 : errno;
+  auto step = [&](bool succeeded) {
+    if (ok && !succeeded) {
+      ok = false;
+      err = errno;
+    }
+  };
+  step(std::fflush(f) == 0);
+  step(!ok || ::fsync(::fileno(f)) == 0);
+  step(std::fclose(f) == 0);
+  step(!ok || std::rename(tmp.c_str(), path.c_str()) == 0);
+  if (!ok) {
+    std::remove(tmp.c_str());
+    return Status::IOError("cannot write vocabulary '" + path + "': " + ErrnoText(err));
+  }
+  SyncParentDir(path);
+  return Status::OK();
+}
+
+Status Vocab::ReadTsv(const std::string& path, Vocab* out) {
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (f == nullptr) return Status::IOError("cannot open '" + path + "': " + ErrnoText(errno));
+  std::string data;
+  char chunk[1 << 16];
+  size_t n;
+  while ((n = std::fread(chunk, 1, sizeof(chunk), f)) > 0) data.append(chunk, n);
+  bool read_error = std::ferror(f) != 0;
+  int err = errno;
+  std::fclose(f);
+  if (read_error) return Status::IOError("error reading '" + path + "': " + ErrnoText(err));
+
+  Vocab vocab;
+  size_t pos = 0;
+  int64_t line_no = 0;
+  auto corrupt = [&](const std::string& what) {
+    return Status::Corruption(path + ":" + std::to_string(line_no) + ": " + what);
+  };
+  while (pos < data.size()) {
+    ++line_no;
+    size_t nl = data.find('\n', pos);
+    size_t end = nl == std::string::npos ? data.size() : nl;
+    std::string_view line(data.data() + pos, end - pos);
+    pos = nl == std::string::npos ? data.size() : nl + 1;
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    size_t tab = line.find('\t');
+    if (tab == std::string_view::npos) {
+      return corrupt("expected 'row<TAB>raw_id', got '" + std::string(line.substr(0, 80)) + "'");
+    }
+    int64_t row = -1;
+    std::from_chars_result r = std::from_chars(line.data(), line.data() + tab, row);
+    if (tab == 0 || r.ec != std::errc() || r.ptr != line.data() + tab) {
+      return corrupt("row '" + std::string(line.substr(0, tab)) + "' is not an integer");
+    }
+    if (row != vocab.size()) {
+      return corrupt("expected row " + std::to_string(vocab.size()) + ", got " +
+                     std::to_string(row));
+    }
+    if (vocab.size() >= std::numeric_limits<int32_t>::max()) return corrupt("too many rows");
+    std::string name(line.substr(tab + 1));
+    if (name.find('\t') != std::string::npos) return corrupt("raw id contains a tab");
+    if (!vocab.index_.emplace(name, static_cast<int32_t>(row)).second) {
+      return corrupt("raw id '" + name + "' repeats an earlier row");
+    }
+    vocab.names_.push_back(std::move(name));
+  }
+  *out = std::move(vocab);
+  return Status::OK();
+}
+
+}  // namespace cfps

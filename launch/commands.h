@@ -1,0 +1,11 @@
+#pragma once
+// The cfps subcommands. Each returns the process exit status: 0 success, 1 a runtime error (bad
+// data, an unwritable file), 2 a usage error. main() owns MPI_Init/MPI_Finalize; RunTrain is
+// collective over MPI_COMM_WORLD.
+
+namespace cfps {
+
+int RunTrain(int argc, const char* const* argv);
+int RunGen(int argc, const char* const* argv);
+
+}  // namespace cfps

@@ -1,0 +1,31 @@
+// cfps: one binary for every role; what a rank does follows from its rank (common/roles.h).
+#include <mpi.h>
+
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#include "launch/commands.h"
+#include "launch/options.h"
+
+int main(int argc, char** argv) {
+  if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h") ||
+      !std::strcmp(argv[1], "help")) {
+    std::fputs(cfps::MainUsage().c_str(), argc < 2 ? stderr : stdout);
+    return argc < 2 ? 2 : 0;
+  }
+  const std::string command = argv[1];
+  // The subcommand sees its own name as argv[0].
+  const int sub_argc = argc - 1;
+  const char* const* sub_argv = argv + 1;
+  if (command == "gen") return cfps::RunGen(sub_argc, sub_argv);
+  if (command == "train") {
+    int provided = 0;
+    MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided);
+    int rc = cfps::RunTrain(sub_argc, sub_argv);
+    MPI_Finalize();
+    return rc;
+  }
+  std::fprintf(stderr, "cfps: unknown command '%s' (try: cfps --help)\n", command.c_str());
+  return 2;
+}

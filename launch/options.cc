@@ -1,0 +1,211 @@
+#include "launch/options.h"
+
+#include <boost/program_options.hpp>
+#include <cmath>
+#include <fstream>
+#include <sstream>
+#include <vector>
+
+#include "ps/optimizer.h"
+
+namespace po = boost::program_options;
+
+namespace cfps {
+
+namespace {
+
+// --y-range takes "LO HI" as two tokens on the command line, or "LO HI" / "LO,HI" as one value
+// (the form an INI file gives).
+Status ParseYRange(const std::vector<std::string>& tokens, double* lo, double* hi) {
+  std::string joined;
+  for (const auto& t : tokens) joined += t + " ";
+  for (char& c : joined) {
+    if (c == ',') c = ' ';
+  }
+  std::istringstream in(joined);
+  double a, b;
+  std::string rest;
+  if (!(in >> a >> b) || (in >> rest)) {
+    return Status::InvalidArgument("--y-range takes two numbers LO HI, got '" + joined + "'");
+  }
+  if (!std::isfinite(a) || !std::isfinite(b) || !(a < b)) {
+    return Status::InvalidArgument("--y-range needs finite LO < HI, got " + joined);
+  }
+  *lo = a;
+  *hi = b;
+  return Status::OK();
+}
+
+// Runs the parser; turns Boost's exceptions into one-line errors.
+Status Parse(int argc, const char* const* argv, const po::options_description& desc,
+             const std::string& config_option, po::variables_map* vm) {
+  try {
+    po::store(po::command_line_parser(argc, argv).options(desc).run(), *vm);
+    if (!config_option.empty() && vm->count(config_option) && !vm->count("help")) {
+      const std::string path = (*vm)[config_option].as<std::string>();
+      std::ifstream in(path);
+      if (!in) return Status::InvalidArgument("--config: cannot open '" + path + "'");
+      try {
+        po::store(po::parse_config_file(in, desc, /*allow_unregistered=*/false), *vm);
+      } catch (const po::error& e) {
+        return Status::InvalidArgument("--config '" + path + "': " + e.what());
+      }
+    }
+    po::notify(*vm);
+  } catch (const po::error& e) {
+    return Status::InvalidArgument(e.what());
+  }
+  return Status::OK();
+}
+
+template <typename T>
+Status Positive(const char* name, T value) {
+  if (value > 0) return Status::OK();
+  std::ostringstream os;
+  os << "--" << name << " must be > 0, got " << value;
+  return Status::InvalidArgument(os.str());
+}
+
+}  // namespace
+
+Status ParseTrainOptions(int argc, const char* const* argv, TrainOptions* out, std::string* help) {
+  TrainOptions o;
+  std::string format = "auto", optimizer = "adam", schedule = "one-cycle", config;
+  std::vector<std::string> y_range;
+  uint64_t seed = 42;
+  bool skip_bad = false;
+  po::options_description data("Data");
+  data.add_options()
+      ("data", po::value(&o.data.data), "ratings file (u.data, ratings.dat, ratings.csv, ...)")
+      ("format", po::value(&format)->default_value("auto"),
+       "auto|tsv|dat|csv: tsv is u.data (user item rating [timestamp]), dat is ratings.dat "
+       "(user::item::rating::ts), csv has a header naming userId,movieId,rating")
+      ("valid-data", po::value(&o.data.valid_data),
+       "explicit validation file (e.g. ml-100k u1.test); replaces --valid-pct")
+      ("valid-pct", po::value(&o.data.valid_pct)->default_value(0.2),
+       "seeded random fraction of the ratings held out for validation")
+      ("skip-bad-lines", po::bool_switch(&skip_bad),
+       "skip (and count) malformed lines and out-of-range ratings instead of failing");
+  po::options_description model("Model and training");
+  model.add_options()
+      ("factors", po::value(&o.train.dims.k)->default_value(50), "embedding size k")
+      ("y-range", po::value(&y_range)->multitoken(),
+       "LO HI of sigmoid_range (default 0 5.5); ratings outside it are bad input")
+      ("epochs", po::value(&o.train.epochs)->default_value(5), "epochs")
+      ("batch-size", po::value(&o.train.batch_size)->default_value(64), "global minibatch size")
+      ("lr", po::value(&o.train.lr)->default_value(5e-3), "maximum learning rate")
+      ("wd", po::value(&o.train.optimizer.wd)->default_value(0.1),
+       "weight decay: decoupled for adam, coupled L2 for sgd and adagrad")
+      ("optimizer", po::value(&optimizer)->default_value("adam"), "adam|sgd|adagrad")
+      ("schedule", po::value(&schedule)->default_value("one-cycle"),
+       "one-cycle (fastai fit_one_cycle) | constant")
+      ("seed", po::value(&seed)->default_value(42), "seed of the split, the init and the order")
+      ("eval-batch", po::value(&o.train.eval_batch)->default_value(16384),
+       "validation ratings per worker per evaluation round");
+  po::options_description run("Cluster and output");
+  run.add_options()
+      ("ps", po::value(&o.ps)->default_value(1),
+       "server ranks S: ranks 0..S-1 serve shards, the rest train; with one rank, or --ps 0, "
+       "every rank serves a shard and trains")
+      ("metrics-out", po::value(&o.metrics_out), "write one JSON line per epoch to this file")
+      ("export", po::value(&o.export_dir),
+       "write the final model as NumPy files + users.tsv/items.tsv into this directory")
+      ("config", po::value(&config), "read options from an INI file (command line wins)")
+      ("help,h", "show this help");
+  po::options_description all("cfps train: train DotProductBias with sharded parameter servers\n\n"
+                              "usage: [mpirun -np P] cfps train --data FILE [options]\n");
+  all.add(data).add(model).add(run);
+
+  po::variables_map vm;
+  CFPS_RETURN_IF_ERROR(Parse(argc, argv, all, "config", &vm));
+  if (vm.count("help")) {
+    std::ostringstream os;
+    os << all;
+    *help = os.str();
+    return Status::OK();
+  }
+  help->clear();
+  if (o.data.data.empty()) return Status::InvalidArgument("--data is required (a ratings file)");
+  CFPS_RETURN_IF_ERROR(ParseRatingsFormat(format, &o.data.read.format));
+  CFPS_RETURN_IF_ERROR(ParseOptimizerKind(optimizer, &o.train.optimizer.kind));
+  if (schedule == "one-cycle") {
+    o.train.schedule = ScheduleKind::kOneCycle;
+  } else if (schedule == "constant") {
+    o.train.schedule = ScheduleKind::kConstant;
+  } else {
+    return Status::InvalidArgument("--schedule must be one-cycle or constant, got '" + schedule +
+                                   "'");
+  }
+  if (!y_range.empty()) {
+    CFPS_RETURN_IF_ERROR(ParseYRange(y_range, &o.train.dims.lo, &o.train.dims.hi));
+  }
+  CFPS_RETURN_IF_ERROR(Positive("factors", o.train.dims.k));
+  CFPS_RETURN_IF_ERROR(Positive("epochs", o.train.epochs));
+  CFPS_RETURN_IF_ERROR(Positive("batch-size", o.train.batch_size));
+  CFPS_RETURN_IF_ERROR(Positive("eval-batch", o.train.eval_batch));
+  if (!(o.train.lr > 0) || !std::isfinite(o.train.lr)) {
+    return Status::InvalidArgument("--lr must be a finite number > 0");
+  }
+  if (!(o.train.optimizer.wd >= 0) || !std::isfinite(o.train.optimizer.wd)) {
+    return Status::InvalidArgument("--wd must be a finite number >= 0");
+  }
+  if (!o.data.valid_data.empty() && vm["valid-pct"].defaulted() == false) {
+    return Status::InvalidArgument("--valid-data and --valid-pct exclude each other");
+  }
+  if (!(o.data.valid_pct >= 0 && o.data.valid_pct < 1)) {
+    return Status::InvalidArgument("--valid-pct must be in [0, 1)");
+  }
+  if (o.ps < 0) return Status::InvalidArgument("--ps must be >= 0");
+  o.data.seed = seed;
+  o.train.seed = seed;
+  o.data.read.min_rating = o.train.dims.lo;
+  o.data.read.max_rating = o.train.dims.hi;
+  o.data.read.skip_bad_lines = skip_bad;
+  *out = o;
+  return Status::OK();
+}
+
+Status ParseGenOptions(int argc, const char* const* argv, GenOptions* gen, std::string* out_path,
+                       std::string* help) {
+  GenOptions g;
+  std::string out;
+  po::options_description desc(
+      "cfps gen: a synthetic MovieLens-shaped ratings file (planted low-rank model + noise,\n"
+      "Zipf item popularity), tab-separated like ml-100k u.data\n\n"
+      "usage: cfps gen --out FILE [options]\n\nOptions");
+  desc.add_options()
+      ("users", po::value(&g.users)->default_value(943), "number of users")
+      ("items", po::value(&g.items)->default_value(1682), "number of items")
+      ("ratings", po::value(&g.ratings)->default_value(100000), "number of ratings")
+      ("factors", po::value(&g.factors)->default_value(16), "rank of the planted model")
+      ("noise", po::value(&g.noise)->default_value(0.5), "std of the Gaussian rating noise")
+      ("seed", po::value(&g.seed)->default_value(42), "seed")
+      ("out", po::value(&out), "output file (written atomically)")
+      ("help,h", "show this help");
+  po::variables_map vm;
+  CFPS_RETURN_IF_ERROR(Parse(argc, argv, desc, "", &vm));
+  if (vm.count("help")) {
+    std::ostringstream os;
+    os << desc;
+    *help = os.str();
+    return Status::OK();
+  }
+  help->clear();
+  if (out.empty()) return Status::InvalidArgument("--out is required (the file to write)");
+  CFPS_RETURN_IF_ERROR(ValidateGenOptions(g));
+  *gen = g;
+  *out_path = out;
+  return Status::OK();
+}
+
+std::string MainUsage() {
+  return "cfps: a distributed parameter-server trainer for collaborative filtering\n"
+         "(fastbook's DotProductBias: user/item embeddings + biases, sigmoid_range, MSE)\n\n"
+         "usage: cfps <command> [options]      (cfps <command> --help for its options)\n\n"
+         "commands:\n"
+         "  train   train on a ratings file; under mpirun, ranks 0..S-1 serve shards (--ps S)\n"
+         "          and the others train\n"
+         "  gen     write a synthetic MovieLens-shaped ratings file\n";
+}
+
+}  // namespace cfps

@@ -1,0 +1,29 @@
+#pragma once
+// Command-line and --config (INI) options of the cfps subcommands, parsed with
+// Boost.Program_options. Names and defaults are a contract (README.md): defaults are fastai's.
+// Parsing never throws to the caller: every problem is a Status naming the option.
+
+#include <string>
+
+#include "common/dataset.h"
+#include "common/status.h"
+#include "common/synthetic.h"
+#include "worker/trainer.h"
+
+namespace cfps {
+
+struct TrainOptions {
+  DataOptions data;
+  TrainConfig train;
+  int ps = 1;
+  std::string metrics_out;
+  std::string export_dir;
+};
+
+// On --help, sets *help to the usage text and returns OK without validating anything else.
+Status ParseTrainOptions(int argc, const char* const* argv, TrainOptions* out, std::string* help);
+Status ParseGenOptions(int argc, const char* const* argv, GenOptions* gen, std::string* out_path,
+                       std::string* help);
+std::string MainUsage();
+
+}  // namespace cfps

@@ -1,0 +1,196 @@
+// cfps train: options -> roles -> data -> Trainer -> epoch table, metrics, export.
+#include <mpi.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/dataset.h"
+#include "common/export.h"
+#include "common/mpi_exchange.h"
+#include "common/roles.h"
+#include "launch/commands.h"
+#include "launch/options.h"
+#include "worker/trainer.h"
+
+namespace cfps {
+
+namespace {
+
+double WallNow() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+double CpuSeconds() {
+  rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  return static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+         1e-6 * static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
+}
+
+// Agrees on failure across ranks. The lowest failing rank prints its error (one line); every rank
+// learns whether any failed. Ranks that read the same file fail the same way, so one line shows.
+bool AnyFailed(Exchange* ex, const Status& s) {
+  double flag = s.ok() ? 0.0 : static_cast<double>(ex->size() - ex->rank());
+  ex->AllReduceMax(&flag, 1);
+  if (flag == 0.0) return false;
+  const int first = ex->size() - static_cast<int>(flag);
+  if (ex->rank() == first) {
+    std::fprintf(stderr, "cfps train: error: %s\n", s.ToString().c_str());
+    std::fflush(stderr);
+  }
+  return true;
+}
+
+std::string Bytes(double b) {
+  const char* units[] = {"B", "KB", "MB", "GB", "TB"};
+  int u = 0;
+  while (b >= 1000 && u < 4) {
+    b /= 1000;
+    ++u;
+  }
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), u ? "%.1f %s" : "%.0f %s", b, units[u]);
+  return buf;
+}
+
+std::string Clock(double seconds) {
+  long s = static_cast<long>(seconds + 0.5);
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%02ld:%02ld", s / 60, s % 60);
+  return buf;
+}
+
+}  // namespace
+
+int RunTrain(int argc, const char* const* argv) {
+  const double wall_start = WallNow();
+  const double cpu_start = CpuSeconds();
+  int rank = 0, size = 1;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  MPI_Comm_size(MPI_COMM_WORLD, &size);
+  std::unique_ptr<Exchange> exchange;
+  if (size == 1) {
+    exchange = std::make_unique<LocalExchange>();
+  } else {
+    exchange = std::make_unique<MpiExchange>(MPI_COMM_WORLD);
+  }
+  Exchange* ex = exchange.get();
+
+  TrainOptions opt;
+  std::string help;
+  Status s = ParseTrainOptions(argc, argv, &opt, &help);
+  if (s.ok() && help.empty()) {
+    Roles probe;
+    s = Roles::Make(size, opt.ps, &probe);
+  }
+  if (!s.ok() || !help.empty()) {
+    if (rank == 0) {
+      if (!s.ok()) {
+        std::fprintf(stderr, "cfps train: error: %s (see cfps train --help)\n",
+                     s.ToString().c_str());
+      } else {
+        std::fputs(help.c_str(), stdout);
+      }
+    }
+    return s.ok() ? 0 : 2;
+  }
+  Roles roles;
+  CFPS_CHECK(Roles::Make(size, opt.ps, &roles).ok());
+
+  Dataset data;
+  const double load_start = WallNow();
+  if (AnyFailed(ex, BuildDataset(opt.data, &data))) return 1;
+  const double load_seconds = WallNow() - load_start;
+
+  // Outputs are opened only once the input is known good: bad input leaves no files behind.
+  FILE* metrics = nullptr;
+  Status out_status;
+  if (rank == 0 && !opt.metrics_out.empty()) {
+    metrics = std::fopen(opt.metrics_out.c_str(), "w");
+    if (!metrics) {
+      out_status = Status::IOError("--metrics-out: cannot create '" + opt.metrics_out + "'");
+    }
+  }
+  if (AnyFailed(ex, out_status)) return 1;
+
+  if (rank == 0) {
+    std::printf(
+        "cfps: %zu training ratings, %zu validation (%lld with a user or item unknown in "
+        "training: predicted from a zero row), %lld users, %lld items, loaded in %.2f s\n",
+        data.train.size(), data.valid.size(), static_cast<long long>(data.valid_unknown),
+        static_cast<long long>(data.users.size()), static_cast<long long>(data.items.size()),
+        load_seconds);
+    if (data.skipped_lines) {
+      std::printf("cfps: skipped %lld bad lines (--skip-bad-lines)\n",
+                  static_cast<long long>(data.skipped_lines));
+    }
+    std::printf("cfps: %d rank%s: %d server%s, %d worker%s; k=%d, batch %lld, %s, lr %g, wd %g, "
+                "%s schedule, %d epochs\n",
+                size, size > 1 ? "s" : "", roles.num_shards(), roles.num_shards() > 1 ? "s" : "",
+                roles.num_workers(), roles.num_workers() > 1 ? "s" : "", opt.train.dims.k,
+                static_cast<long long>(opt.train.batch_size),
+                OptimizerName(opt.train.optimizer.kind), opt.train.lr, opt.train.optimizer.wd,
+                opt.train.schedule == ScheduleKind::kOneCycle ? "one-cycle" : "constant",
+                opt.train.epochs);
+    std::printf("%-6s %-11s %-11s %-11s %-6s %-10s %-10s %-10s\n", "epoch", "train_loss",
+                "valid_loss", "valid_rmse", "time", "ratings/s", "pulled", "pushed");
+    std::fflush(stdout);
+  }
+
+  Trainer trainer(ex, roles, &data, opt.train);
+  trainer.Train([&](const EpochMetrics& m) {
+    std::printf("%-6d %-11.6f %-11.6f %-11.6f %-6s %-10.3g %-10s %-10s\n", m.epoch, m.train_loss,
+                m.valid_mse, m.valid_rmse, Clock(m.seconds).c_str(), m.ratings_per_s,
+                Bytes(static_cast<double>(m.bytes_pulled)).c_str(),
+                Bytes(static_cast<double>(m.bytes_pushed)).c_str());
+    std::fflush(stdout);
+    if (metrics) {
+      std::fprintf(metrics,
+                   "{\"epoch\": %d, \"step\": %lld, \"train_loss\": %.9g, \"valid_mse\": %.9g, "
+                   "\"valid_rmse\": %.9g, \"seconds\": %.6f, \"ratings_per_s\": %.6g, "
+                   "\"bytes_pulled\": %lld, \"bytes_pushed\": %lld, \"valid_unknown\": %lld}\n",
+                   m.epoch, static_cast<long long>(m.step), m.train_loss, m.valid_mse,
+                   m.valid_rmse, m.seconds, m.ratings_per_s,
+                   static_cast<long long>(m.bytes_pulled), static_cast<long long>(m.bytes_pushed),
+                   static_cast<long long>(m.valid_unknown));
+      std::fflush(metrics);
+    }
+  });
+  if (metrics) std::fclose(metrics);
+
+  Status export_status;
+  if (!opt.export_dir.empty()) {
+    std::vector<float> users, items;
+    trainer.GatherModel(0, &users, &items);
+    if (rank == 0) {
+      export_status = ExportModel(opt.export_dir, opt.train.dims.k, data.users, data.items, users,
+                                  items);
+      if (export_status.ok()) std::printf("cfps: exported the model to %s\n", opt.export_dir.c_str());
+    }
+  }
+  if (AnyFailed(ex, export_status)) return 1;
+
+  // Per-rank CPU time against wall time: a rank that waits must not burn a core.
+  std::vector<double> usage(2 * static_cast<size_t>(size), 0.0);
+  usage[2 * rank] = CpuSeconds() - cpu_start;
+  usage[2 * rank + 1] = WallNow() - wall_start;
+  ex->AllReduceSum(usage.data(), static_cast<int>(usage.size()));
+  if (rank == 0) {
+    for (int r = 0; r < size; ++r) {
+      std::printf("cfps: rank %d (%s): cpu %.2f s, wall %.2f s (%.0f%%)\n", r,
+                  roles.Describe(r).c_str(), usage[2 * r], usage[2 * r + 1],
+                  100.0 * usage[2 * r] / std::max(1e-9, usage[2 * r + 1]));
+    }
+    std::fflush(stdout);
+  }
+  return 0;
+}
+
+}  // namespace cfps

@@ -1,0 +1,85 @@
+#pragma once
+// Shard: the rows of both tables that one server owns (row r of a table lives here when
+// r % S == shard, at local index r / S), their optimizer state, and the aggregation of the
+// gradients the workers push.
+//
+// A row is k factors followed by its bias (k+1 floats). Rows start at normal(0, init_std) values
+// that depend only on (seed, table, global row, column), so the initial model does not depend on S.
+//
+// One BSP step on the shard: Gather() the rows each worker asked for; then, for every worker in
+// increasing worker rank, AddGradients() the rows it pushed (each worker pushes each row at most
+// once); then ApplyStep() sums nothing more and runs the optimizer on exactly the rows that were
+// pushed. A row's gradient is the first worker's row, plus the next worker's, ... in worker order:
+// the arithmetic does not depend on S. Not thread-safe.
+
+#include <cstdint>
+#include <vector>
+
+#include "common/random.h"
+#include "ps/optimizer.h"
+
+namespace cfps {
+
+struct ModelShape {
+  int64_t rows[2] = {0, 0};  // indexed by TableId: users, items
+  int k = 50;
+  int width() const { return k + 1; }
+};
+
+class Shard {
+ public:
+  Shard(int shard, int num_shards, const ModelShape& shape, const OptimizerConfig& optimizer,
+        uint64_t seed, double init_std = 0.01);
+
+  int shard() const { return shard_; }
+  int num_shards() const { return num_shards_; }
+  const ModelShape& shape() const { return shape_; }
+  const OptimizerConfig& optimizer() const { return optimizer_; }
+  int64_t local_rows(int table) const { return tables_[table].local_rows; }
+  int state_width() const { return state_width_; }
+
+  float* row(int table, int64_t local) { return &tables_[table].values[Offset(table, local)]; }
+  const float* row(int table, int64_t local) const {
+    return &tables_[table].values[Offset(table, local)];
+  }
+  float* state(int table, int64_t local) {
+    return tables_[table].state.data() + static_cast<size_t>(local) * state_width_;
+  }
+  std::vector<float>& values(int table) { return tables_[table].values; }
+  std::vector<float>& states(int table) { return tables_[table].state; }
+
+  // Copies rows local_ids[0..n) (each < local_rows) to out, n * width floats.
+  void Gather(int table, const int32_t* local_ids, int64_t n, float* out) const;
+
+  // Adds one worker's gradient rows (n * width floats, one per distinct local id).
+  void AddGradients(int table, const int32_t* local_ids, int64_t n, const float* grads);
+  // Runs the optimizer on every row that received gradients since the last ApplyStep.
+  void ApplyStep(const PreparedStep& step);
+  // Rows touched in the step being aggregated (for counting and tests).
+  int64_t pending_rows(int table) const {
+    return static_cast<int64_t>(tables_[table].touched.size());
+  }
+
+ private:
+  struct Table {
+    int64_t local_rows = 0;
+    std::vector<float> values;      // local_rows * width
+    std::vector<float> state;       // local_rows * state_width
+    std::vector<int32_t> slot_of;   // local row -> aggregation slot, -1 when untouched this step
+    std::vector<int32_t> touched;   // aggregation slot -> local row
+    std::vector<float> grad_sum;    // aggregation slot -> summed gradient row
+  };
+  size_t Offset(int table, int64_t local) const {
+    (void)table;
+    return static_cast<size_t>(local) * static_cast<size_t>(shape_.width());
+  }
+
+  int shard_;
+  int num_shards_;
+  ModelShape shape_;
+  OptimizerConfig optimizer_;
+  int state_width_;
+  Table tables_[2];
+};
+
+}  // namespace cfps

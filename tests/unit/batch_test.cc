@@ -1,0 +1,90 @@
+#include "worker/batch.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <numeric>
+
+#include "common/sharding.h"
+
+namespace cfps {
+namespace {
+
+TEST(BatchTest, EpochOrderIsASeededPermutation) {
+  std::vector<int32_t> a, b, c;
+  EpochOrder(42, 0, 1000, &a);
+  EpochOrder(42, 0, 1000, &b);
+  EpochOrder(42, 1, 1000, &c);
+  EXPECT_EQ(a, b);
+  EXPECT_NE(a, c);
+  std::vector<int32_t> sorted = a;
+  std::sort(sorted.begin(), sorted.end());
+  for (int32_t i = 0; i < 1000; ++i) EXPECT_EQ(sorted[static_cast<size_t>(i)], i);
+}
+
+TEST(BatchTest, WorkerSlicesTileTheBatch) {
+  for (int64_t len : {0, 1, 5, 64, 65}) {
+    for (int w = 1; w <= 5; ++w) {
+      int64_t next = 0;
+      for (int i = 0; i < w; ++i) {
+        Slice s = WorkerSlice(len, i, w);
+        EXPECT_EQ(s.begin, next);
+        EXPECT_LE(s.size(), (len + w - 1) / w);
+        next = s.end;
+      }
+      EXPECT_EQ(next, len);
+    }
+  }
+  EXPECT_EQ(StepsPerEpoch(100, 64), 2);
+  EXPECT_EQ(StepsPerEpoch(128, 64), 2);
+}
+
+TEST(RowGrouperTest, UniqueRowsGroupedByShardWithSlots) {
+  RowGrouper g(20);
+  const std::vector<int32_t> rows = {7, 3, 7, 10, -1, 3, 4, 19, 10};
+  std::vector<int32_t> slots;
+  g.Group(rows.data(), static_cast<int64_t>(rows.size()), 3, &slots);
+  // First appearance: 7 3 10 4 19; by shard (r % 3): shard0 {3}, shard1 {7 10 4 19}, shard2 {}.
+  EXPECT_EQ(g.unique(), (std::vector<int32_t>{3, 7, 10, 4, 19}));
+  EXPECT_EQ(g.offsets(), (std::vector<int64_t>{0, 1, 5, 5}));
+  ASSERT_EQ(slots.size(), rows.size());
+  for (size_t i = 0; i < rows.size(); ++i) {
+    if (rows[i] < 0) {
+      EXPECT_EQ(slots[i], g.num_unique());  // the zero row after the unique rows
+    } else {
+      EXPECT_EQ(g.unique()[static_cast<size_t>(slots[i])], rows[i]);
+    }
+  }
+  for (int s = 0; s < 3; ++s) {
+    for (int64_t j = g.offsets()[s]; j < g.offsets()[s + 1]; ++j) {
+      EXPECT_EQ(ShardOf(g.unique()[static_cast<size_t>(j)], 3), s);
+    }
+  }
+  // The grouper leaves no state behind: a second batch is independent of the first.
+  const std::vector<int32_t> rows2 = {3, 3};
+  g.Group(rows2.data(), 2, 3, &slots);
+  EXPECT_EQ(g.unique(), (std::vector<int32_t>{3}));
+  EXPECT_EQ(slots, (std::vector<int32_t>{0, 0}));
+}
+
+TEST(ShardingTest, RowsOnShardPartitionTheTable) {
+  for (int64_t rows : {0, 1, 7, 100}) {
+    for (int s = 1; s <= 4; ++s) {
+      int64_t total = 0;
+      for (int shard = 0; shard < s; ++shard) {
+        const int64_t n = RowsOnShard(rows, shard, s);
+        total += n;
+        for (int64_t local = 0; local < n; ++local) {
+          const int64_t r = GlobalRow(local, shard, s);
+          EXPECT_EQ(ShardOf(r, s), shard);
+          EXPECT_EQ(LocalIndex(r, s), local);
+          EXPECT_LT(r, rows);
+        }
+      }
+      EXPECT_EQ(total, rows);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace cfps

@@ -1,0 +1,285 @@
+#include "common/dataset.h"
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "common/random.h"
+
+namespace cfps {
+namespace {
+
+class TempDir {
+ public:
+  TempDir() {
+    char tmpl[] = "/tmp/cfps_dataset_test_XXXXXX";
+    const char* dir = ::mkdtemp(tmpl);
+    if (dir == nullptr) std::abort();
+    path_ = dir;
+  }
+  ~TempDir() { std::filesystem::remove_all(path_); }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  std::string Write(const std::string& name, const std::string& contents) const {
+    std::string p = path_ + "/" + name;
+    std::ofstream(p, std::ios::binary) << contents;
+    return p;
+  }
+
+ private:
+  std::string path_;
+};
+
+// n ratings; the rating of line k is k itself, so every rating identifies its line. Users and
+// items repeat (k % users, k % items) so that most validation ratings are known in training.
+std::string NumberedRatings(int n, int users, int items) {
+  std::string text;
+  for (int k = 0; k < n; ++k) {
+    text += "u" + std::to_string(k % users) + "\t" + std::to_string((k * 7) % items) + "\t" +
+            std::to_string(k) + "\n";
+  }
+  return text;
+}
+
+DataOptions Numbered(const std::string& path, double valid_pct, uint64_t seed) {
+  DataOptions o;
+  o.data = path;
+  o.valid_pct = valid_pct;
+  o.seed = seed;
+  o.read.max_rating = 1e9;
+  return o;
+}
+
+std::vector<int> Lines(const RatingArrays& a) {
+  std::vector<int> out;
+  for (float r : a.rating) out.push_back(static_cast<int>(r));
+  return out;
+}
+
+TEST(BuildDataset, SplitSizesFollowRoundedFraction) {
+  TempDir dir;
+  const std::string path = dir.Write("r.data", NumberedRatings(1001, 13, 17));
+  for (double pct : {0.0, 0.1, 0.2, 0.25, 0.5, 0.999}) {
+    Dataset d;
+    ASSERT_TRUE(BuildDataset(Numbered(path, pct, 42), &d).ok()) << pct;
+    const size_t want_valid = static_cast<size_t>(std::llround(1001 * pct));
+    EXPECT_EQ(d.valid.size(), want_valid) << pct;
+    EXPECT_EQ(d.train.size(), 1001 - want_valid) << pct;
+    EXPECT_EQ(d.valid.user.size(), want_valid);
+    EXPECT_EQ(d.valid.item.size(), want_valid);
+    EXPECT_EQ(d.train.user.size(), d.train.size());
+    EXPECT_EQ(d.train.item.size(), d.train.size());
+  }
+}
+
+TEST(BuildDataset, SplitIsDisjointCompleteInFileOrderAndMatchesThePermutation) {
+  TempDir dir;
+  const int n = 500;
+  const std::string path = dir.Write("r.data", NumberedRatings(n, 11, 23));
+  const uint64_t seed = 7;
+  Dataset d;
+  ASSERT_TRUE(BuildDataset(Numbered(path, 0.2, seed), &d).ok());
+  std::vector<int> train = Lines(d.train), valid = Lines(d.valid);
+  EXPECT_TRUE(std::is_sorted(train.begin(), train.end()));
+  EXPECT_TRUE(std::is_sorted(valid.begin(), valid.end()));
+  std::vector<int> all = train;
+  all.insert(all.end(), valid.begin(), valid.end());
+  std::sort(all.begin(), all.end());
+  for (int k = 0; k < n; ++k) ASSERT_EQ(all[static_cast<size_t>(k)], k);
+
+  // The documented split: the first round(n * pct) of a Shuffle seeded with the "split" salt.
+  std::vector<int> perm(n);
+  for (int k = 0; k < n; ++k) perm[static_cast<size_t>(k)] = k;
+  Rng rng(Hash4(seed, 0x73706c6974ULL, 0, 0));
+  Shuffle(perm.data(), n, &rng);
+  std::vector<int> want_valid(perm.begin(), perm.begin() + 100);
+  std::sort(want_valid.begin(), want_valid.end());
+  EXPECT_EQ(valid, want_valid);
+
+  // Dense rows point at the right raw ids.
+  for (size_t k = 0; k < d.train.size(); ++k) {
+    const int line = train[k];
+    ASSERT_GE(d.train.user[k], 0);
+    ASSERT_GE(d.train.item[k], 0);
+    EXPECT_EQ(d.users.Name(d.train.user[k]), "u" + std::to_string(line % 11));
+    EXPECT_EQ(d.items.Name(d.train.item[k]), std::to_string((line * 7) % 23));
+  }
+  for (size_t k = 0; k < d.valid.size(); ++k) {
+    const int line = valid[k];
+    if (d.valid.user[k] >= 0) {
+      EXPECT_EQ(d.users.Name(d.valid.user[k]), "u" + std::to_string(line % 11));
+    }
+    if (d.valid.item[k] >= 0) {
+      EXPECT_EQ(d.items.Name(d.valid.item[k]), std::to_string((line * 7) % 23));
+    }
+  }
+  // Items are numeric, so rows follow the numeric order.
+  EXPECT_EQ(d.items.Name(0), "0");
+  EXPECT_EQ(d.items.Name(10), "10");
+}
+
+TEST(BuildDataset, SameSeedSameSplitOtherSeedOtherSplit) {
+  TempDir dir;
+  const std::string path = dir.Write("r.data", NumberedRatings(2000, 31, 57));
+  Dataset a, b, c;
+  ASSERT_TRUE(BuildDataset(Numbered(path, 0.2, 42), &a).ok());
+  ASSERT_TRUE(BuildDataset(Numbered(path, 0.2, 42), &b).ok());
+  ASSERT_TRUE(BuildDataset(Numbered(path, 0.2, 43), &c).ok());
+  EXPECT_EQ(Lines(a.valid), Lines(b.valid));
+  EXPECT_EQ(a.train.user, b.train.user);
+  EXPECT_EQ(a.train.item, b.train.item);
+  EXPECT_EQ(a.users.names(), b.users.names());
+  EXPECT_EQ(a.valid.size(), c.valid.size());
+  EXPECT_NE(Lines(a.valid), Lines(c.valid));
+}
+
+TEST(BuildDataset, VocabularyComesFromTrainingOnly) {
+  // Users u0..u9 rate many times; each line also has a one-off item, so every validation rating
+  // has an item unknown to training.
+  std::string text;
+  for (int k = 0; k < 300; ++k) {
+    text += "u" + std::to_string(k % 10) + " once" + std::to_string(k) + " " +
+            std::to_string(k % 5 + 1) + "\n";
+  }
+  TempDir dir;
+  DataOptions o;
+  o.data = dir.Write("r.data", text);
+  Dataset d;
+  ASSERT_TRUE(BuildDataset(o, &d).ok());
+  EXPECT_EQ(d.valid.size(), 60u);
+  EXPECT_EQ(d.items.size(), 240);
+  EXPECT_EQ(d.users.size(), 10);
+  EXPECT_EQ(d.valid_unknown, 60);
+  for (size_t k = 0; k < d.valid.size(); ++k) {
+    EXPECT_EQ(d.valid.item[k], -1);
+    EXPECT_GE(d.valid.user[k], 0);
+  }
+  for (size_t k = 0; k < d.train.size(); ++k) {
+    EXPECT_GE(d.train.user[k], 0);
+    EXPECT_GE(d.train.item[k], 0);
+  }
+}
+
+TEST(BuildDataset, ExplicitValidationFile) {
+  TempDir dir;
+  DataOptions o;
+  o.data = dir.Write("base.data", "1 10 3\n2 20 4\n3 30 5\n2 10 1\n");
+  o.valid_data = dir.Write("test.data",
+                           "1 20 2\n"    // known user, known item
+                           "4 10 3\n"    // unknown user
+                           "2 99 4\n"    // unknown item
+                           "5 98 5\n"    // both unknown: counted once
+                           "3 30 1\n");  // known
+  o.valid_pct = 0.5;                     // unused with a validation file
+  Dataset d;
+  ASSERT_TRUE(BuildDataset(o, &d).ok());
+  EXPECT_EQ(d.train.size(), 4u);
+  EXPECT_EQ(d.valid.size(), 5u);
+  EXPECT_EQ(d.users.names(), (std::vector<std::string>{"1", "2", "3"}));
+  EXPECT_EQ(d.items.names(), (std::vector<std::string>{"10", "20", "30"}));
+  EXPECT_EQ(d.train.user, (std::vector<int32_t>{0, 1, 2, 1}));
+  EXPECT_EQ(d.train.item, (std::vector<int32_t>{0, 1, 2, 0}));
+  EXPECT_EQ(d.train.rating, (std::vector<float>{3, 4, 5, 1}));
+  EXPECT_EQ(d.valid.user, (std::vector<int32_t>{0, -1, 1, -1, 2}));
+  EXPECT_EQ(d.valid.item, (std::vector<int32_t>{1, 0, -1, -1, 2}));
+  EXPECT_EQ(d.valid.rating, (std::vector<float>{2, 3, 4, 5, 1}));
+  EXPECT_EQ(d.valid_unknown, 3);
+  EXPECT_EQ(d.skipped_lines, 0);
+}
+
+TEST(BuildDataset, SkippedLinesSumBothFiles) {
+  TempDir dir;
+  DataOptions o;
+  o.data = dir.Write("base.data", "1 10 3\nbad\n2 20 4\n2 20 9\n");
+  o.valid_data = dir.Write("test.data", "1 20 2\n1 2\n");
+  o.read.skip_bad_lines = true;
+  Dataset d;
+  ASSERT_TRUE(BuildDataset(o, &d).ok());
+  EXPECT_EQ(d.skipped_lines, 3);
+  EXPECT_EQ(d.train.size(), 2u);
+  EXPECT_EQ(d.valid.size(), 1u);
+
+  o.read.skip_bad_lines = false;
+  Status s = BuildDataset(o, &d);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("base.data:2:"), std::string::npos) << s.ToString();
+}
+
+TEST(BuildDataset, MovieLens100kSplit) {
+  const std::string dir = std::string(CFPS_SHARED_DIR) + "/data/ml-100k";
+  if (::access((dir + "/u1.base").c_str(), R_OK) != 0) GTEST_SKIP() << dir << " is not present";
+  DataOptions o;
+  o.data = dir + "/u.data";
+  Dataset d;
+  ASSERT_TRUE(BuildDataset(o, &d).ok());
+  EXPECT_EQ(d.train.size(), 80000u);
+  EXPECT_EQ(d.valid.size(), 20000u);
+  EXPECT_EQ(d.users.size(), 943);
+  EXPECT_EQ(d.users.Name(0), "1");
+  EXPECT_EQ(d.users.Name(942), "943");
+
+  o.data = dir + "/u1.base";
+  o.valid_data = dir + "/u1.test";
+  ASSERT_TRUE(BuildDataset(o, &d).ok());
+  EXPECT_EQ(d.train.size(), 80000u);
+  EXPECT_EQ(d.valid.size(), 20000u);
+  EXPECT_EQ(d.users.size(), 943);
+  EXPECT_GT(d.valid_unknown, 0);  // u1.test has movies that u1.base lacks
+  EXPECT_LT(d.valid_unknown, 1000);
+}
+
+TEST(BuildDatasetErrors, ValidPctOutOfRange) {
+  TempDir dir;
+  const std::string path = dir.Write("r.data", NumberedRatings(10, 3, 3));
+  for (double pct : {1.0, -0.1, 1.5, std::nan("")}) {
+    Dataset d;
+    Status s = BuildDataset(Numbered(path, pct, 1), &d);
+    ASSERT_FALSE(s.ok()) << pct;
+    EXPECT_EQ(s.code(), Status::Code::kInvalidArgument);
+    EXPECT_NE(s.message().find("--valid-pct"), std::string::npos) << s.ToString();
+  }
+}
+
+TEST(BuildDatasetErrors, EmptyTrainingSet) {
+  TempDir dir;
+  Dataset d;
+  Status s = BuildDataset(Numbered(dir.Write("one.data", "1 2 3\n"), 0.6, 1), &d);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("one.data"), std::string::npos) << s.ToString();
+  EXPECT_NE(s.message().find("none for training"), std::string::npos) << s.ToString();
+  // 0.4 of one rating rounds to no validation at all: fine.
+  ASSERT_TRUE(BuildDataset(Numbered(dir.Write("one.data", "1 2 3\n"), 0.4, 1), &d).ok());
+  EXPECT_EQ(d.train.size(), 1u);
+  EXPECT_EQ(d.valid.size(), 0u);
+}
+
+TEST(BuildDatasetErrors, FilesThatCannotBeRead) {
+  TempDir dir;
+  Dataset d;
+  DataOptions o;
+  o.data = dir.Write("base.data", "1 10 3\n");
+  o.valid_data = "/nonexistent/test.data";
+  Status s = BuildDataset(o, &d);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("/nonexistent/test.data"), std::string::npos) << s.ToString();
+  o.valid_data.clear();
+  o.data = "/nonexistent/base.data";
+  s = BuildDataset(o, &d);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("/nonexistent/base.data"), std::string::npos) << s.ToString();
+  o.data = dir.Write("empty.data", "");
+  s = BuildDataset(o, &d);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("contains no ratings"), std::string::npos) << s.ToString();
+}
+
+}  // namespace
+}  // namespace cfps

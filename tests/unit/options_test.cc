@@ -1,0 +1,119 @@
+#include "launch/options.h"
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <fstream>
+
+namespace cfps {
+namespace {
+
+Status Parse(std::vector<const char*> args, TrainOptions* o, std::string* help) {
+  args.insert(args.begin(), "train");
+  return ParseTrainOptions(static_cast<int>(args.size()), args.data(), o, help);
+}
+
+TEST(OptionsTest, DefaultsAreFastais) {
+  TrainOptions o;
+  std::string help;
+  ASSERT_TRUE(Parse({"--data", "x.data"}, &o, &help).ok());
+  EXPECT_TRUE(help.empty());
+  EXPECT_EQ(o.train.dims.k, 50);
+  EXPECT_EQ(o.train.dims.lo, 0.0);
+  EXPECT_EQ(o.train.dims.hi, 5.5);
+  EXPECT_EQ(o.train.epochs, 5);
+  EXPECT_EQ(o.train.batch_size, 64);
+  EXPECT_EQ(o.train.lr, 5e-3);
+  EXPECT_EQ(o.train.optimizer.wd, 0.1);
+  EXPECT_EQ(o.train.optimizer.kind, OptimizerKind::kAdam);
+  EXPECT_EQ(o.train.schedule, ScheduleKind::kOneCycle);
+  EXPECT_EQ(o.data.valid_pct, 0.2);
+  EXPECT_EQ(o.data.seed, 42u);
+  EXPECT_EQ(o.ps, 1);
+}
+
+TEST(OptionsTest, ParsesEveryOption) {
+  TrainOptions o;
+  std::string help;
+  ASSERT_TRUE(Parse({"--data", "r.csv", "--format", "csv", "--factors", "8", "--y-range", "1",
+                     "5", "--epochs", "2", "--batch-size", "1024", "--lr", "0.1", "--wd", "0",
+                     "--optimizer", "adagrad", "--schedule", "constant", "--ps", "2", "--seed",
+                     "7", "--metrics-out", "m.jsonl", "--export", "out", "--skip-bad-lines"},
+                    &o, &help)
+                  .ok());
+  EXPECT_EQ(o.data.read.format, RatingsFormat::kCsv);
+  EXPECT_EQ(o.train.dims.k, 8);
+  EXPECT_EQ(o.train.dims.lo, 1.0);
+  EXPECT_EQ(o.data.read.max_rating, 5.0);
+  EXPECT_EQ(o.train.batch_size, 1024);
+  EXPECT_EQ(o.train.optimizer.kind, OptimizerKind::kAdagrad);
+  EXPECT_EQ(o.train.schedule, ScheduleKind::kConstant);
+  EXPECT_EQ(o.ps, 2);
+  EXPECT_EQ(o.train.seed, 7u);
+  EXPECT_TRUE(o.data.read.skip_bad_lines);
+  EXPECT_EQ(o.export_dir, "out");
+}
+
+TEST(OptionsTest, ConfigFileAndCommandLineWins) {
+  char tmpl[] = "/tmp/cfps_opt_XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  const std::string ini = std::string(tmpl) + "/train.ini";
+  std::ofstream(ini) << "data = from_config.data\nfactors = 12\ny-range = 1 5\nepochs = 9\n";
+  TrainOptions o;
+  std::string help;
+  ASSERT_TRUE(Parse({"--config", ini.c_str(), "--epochs", "3"}, &o, &help).ok());
+  EXPECT_EQ(o.data.data, "from_config.data");
+  EXPECT_EQ(o.train.dims.k, 12);
+  EXPECT_EQ(o.train.dims.lo, 1.0);
+  EXPECT_EQ(o.train.epochs, 3);
+  std::ofstream(ini) << "bogus = 1\n";
+  Status s = Parse({"--config", ini.c_str()}, &o, &help);
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("bogus"), std::string::npos);
+  s = Parse({"--config", "/nonexistent/x.ini"}, &o, &help);
+  EXPECT_NE(s.message().find("/nonexistent/x.ini"), std::string::npos);
+}
+
+TEST(OptionsTest, BadValuesNameTheOption) {
+  struct Case {
+    std::vector<const char*> args;
+    const char* needle;
+  };
+  const std::vector<Case> cases = {
+      {{"--data", "x", "--factors", "0"}, "--factors"},
+      {{"--data", "x", "--factors", "-3"}, "--factors"},
+      {{"--data", "x", "--batch-size", "0"}, "--batch-size"},
+      {{"--data", "x", "--optimizer", "rmsprop"}, "--optimizer"},
+      {{"--data", "x", "--format", "xml"}, "--format"},
+      {{"--data", "x", "--schedule", "step"}, "--schedule"},
+      {{"--data", "x", "--y-range", "5", "1"}, "--y-range"},
+      {{"--data", "x", "--y-range", "5"}, "--y-range"},
+      {{"--data", "x", "--valid-pct", "1.5"}, "--valid-pct"},
+      {{"--data", "x", "--lr", "-1"}, "--lr"},
+      {{"--data", "x", "--frobnicate"}, "frobnicate"},
+      {{"--data", "x", "--epochs", "many"}, "epochs"},
+      {{}, "--data"},
+  };
+  for (const Case& c : cases) {
+    TrainOptions o;
+    std::string help;
+    Status s = Parse(c.args, &o, &help);
+    EXPECT_FALSE(s.ok()) << c.needle;
+    EXPECT_NE(s.message().find(c.needle), std::string::npos) << s.message();
+  }
+}
+
+TEST(OptionsTest, HelpListsEveryOption) {
+  TrainOptions o;
+  std::string help;
+  ASSERT_TRUE(Parse({"--help"}, &o, &help).ok());
+  for (const char* name : {"--data", "--format", "--valid-data", "--valid-pct", "--seed",
+                           "--factors", "--y-range", "--epochs", "--batch-size", "--lr", "--wd",
+                           "--optimizer", "--schedule", "--ps", "--metrics-out", "--export",
+                           "--config", "--skip-bad-lines"}) {
+    EXPECT_NE(help.find(name), std::string::npos) << name;
+  }
+}
+
+}  // namespace
+}  // namespace cfps

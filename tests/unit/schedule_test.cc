@@ -1,0 +1,194 @@
+// Tests of the learning-rate and momentum schedules (common/schedule.h) against the float64
+// one-cycle definition in tests/data/golden/onecycle.json.
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <cstdint>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "common/schedule.h"
+
+namespace cfps {
+namespace {
+
+// A minimal JSON reader for the golden files (no JSON library is installed; each golden test
+// carries this copy so that it stands alone). It knows objects, arrays, numbers and strings
+// without escapes, which is all these files hold. strtod recovers a printed float32 bit for bit.
+struct Json {
+  bool is_number = false;
+  double number = 0;
+  std::vector<std::string> keys;  // an object: keys[i] names items[i]
+  std::vector<Json> items;        // an array's elements or an object's values
+
+  const Json& operator[](const std::string& key) const {
+    for (size_t i = 0; i < keys.size(); ++i) {
+      if (keys[i] == key) return items[i];
+    }
+    ADD_FAILURE() << "golden JSON has no key " << key;
+    static const Json kMissing;
+    return kMissing;
+  }
+  const Json& operator[](size_t i) const { return items.at(i); }
+  size_t size() const { return items.size(); }
+  // Every number under this value in document order: a 2-D tensor comes out row-major.
+  std::vector<double> Flat() const {
+    std::vector<double> out(is_number ? 1 : 0, number);
+    for (const Json& item : items) {
+      const std::vector<double> sub = item.Flat();
+      out.insert(out.end(), sub.begin(), sub.end());
+    }
+    return out;
+  }
+};
+
+bool ParseJson(const std::string& s, size_t* pos, Json* out) {
+  const auto eat = [&](char c) {
+    while (*pos < s.size() && std::isspace(static_cast<unsigned char>(s[*pos]))) ++*pos;
+    return *pos < s.size() && s[*pos] == c && ++*pos;
+  };
+  const auto string = [&](std::string* str) {
+    const size_t end = s.find('"', *pos);
+    if (end == std::string::npos) return false;
+    *str = s.substr(*pos, end - *pos);
+    *pos = end + 1;
+    return true;
+  };
+  if (eat('{') || eat('[')) {
+    const char close = s[*pos - 1] == '{' ? '}' : ']';
+    if (eat(close)) return true;
+    do {
+      if (close == '}') {
+        out->keys.emplace_back();
+        if (!eat('"') || !string(&out->keys.back()) || !eat(':')) return false;
+      }
+      out->items.emplace_back();
+      if (!ParseJson(s, pos, &out->items.back())) return false;
+    } while (eat(','));
+    return eat(close);
+  }
+  std::string ignored;
+  if (eat('"')) return string(&ignored);
+  const char* begin = s.c_str() + *pos;
+  char* end = nullptr;
+  out->number = std::strtod(begin, &end);
+  out->is_number = end != begin;
+  *pos = static_cast<size_t>(end - s.c_str());
+  return out->is_number;
+}
+
+// tests/data/golden/<name>, parsed.
+Json LoadGolden(const std::string& name) {
+  std::ifstream in(std::string(CFPS_TEST_DATA_DIR) + "/golden/" + name);
+  std::stringstream text;
+  text << in.rdbuf();
+  Json root;
+  size_t pos = 0;
+  EXPECT_TRUE(in.is_open() && ParseJson(text.str(), &pos, &root)) << "cannot read golden " << name;
+  return root;
+}
+
+Schedule GoldenOneCycle(const Json& g) {
+  Schedule s;
+  s.kind = ScheduleKind::kOneCycle;
+  s.lr_max = g["lr_max"].number;
+  s.total_steps = static_cast<int64_t>(g["total_steps"].number);
+  s.pct_start = g["pct_start"].number;
+  s.div = g["div"].number;
+  s.div_final = g["div_final"].number;
+  s.mom_max = g["moms"][0].number;
+  s.mom_min = g["moms"][1].number;
+  return s;
+}
+
+TEST(Schedule, DefaultsAreFastaiOneCycle) {
+  const Json g = LoadGolden("onecycle.json");
+  const Schedule golden = GoldenOneCycle(g);
+  const Schedule defaults;
+  EXPECT_EQ(defaults.kind, ScheduleKind::kOneCycle);
+  EXPECT_EQ(defaults.lr_max, golden.lr_max);
+  EXPECT_EQ(defaults.pct_start, golden.pct_start);
+  EXPECT_EQ(defaults.div, golden.div);
+  EXPECT_EQ(defaults.div_final, golden.div_final);
+  EXPECT_EQ(defaults.mom_max, golden.mom_max);
+  EXPECT_EQ(defaults.mom_min, golden.mom_min);
+  EXPECT_EQ(g["moms"][2].number, g["moms"][0].number);  // momentum ends where it started
+}
+
+// The float64 section is the definition: all 100 steps to 1e-12 relative (in practice the
+// values agree to the last bit or two).
+TEST(Schedule, OneCycleMatchesGoldenFloat64) {
+  const Json g = LoadGolden("onecycle.json");
+  const Schedule s = GoldenOneCycle(g);
+  const std::vector<double> lr = g["float64"]["lr"].Flat();
+  const std::vector<double> mom = g["float64"]["mom"].Flat();
+  ASSERT_EQ(lr.size(), 100u);
+  ASSERT_EQ(mom.size(), 100u);
+  for (int64_t step = 0; step < s.total_steps; ++step) {
+    EXPECT_NEAR(s.Lr(step), lr[step], 1e-12 * lr[step]) << "step " << step;
+    EXPECT_NEAR(s.Mom(step), mom[step], 1e-12 * mom[step]) << "step " << step;
+  }
+  EXPECT_EQ(s.Lr(0), g["lr_start"].number);
+  EXPECT_EQ(s.Mom(0), g["moms"][0].number);
+}
+
+// pos == pct_start (step 25 of 100) belongs to the second phase: exactly lr_max and mom_min.
+TEST(Schedule, PhaseBoundaryBelongsToTheSecondPhase) {
+  Schedule s;
+  s.total_steps = 100;
+  EXPECT_EQ(s.Lr(25), s.lr_max);
+  EXPECT_EQ(s.Mom(25), s.mom_min);
+  EXPECT_LT(s.Lr(24), s.lr_max);
+  EXPECT_LT(s.Lr(26), s.lr_max);
+  EXPECT_GT(s.Mom(24), s.mom_min);
+}
+
+// The shape, for a length the golden file does not cover: warm up monotonically, anneal
+// monotonically, never leave [end, lr_max].
+TEST(Schedule, OneCycleIsMonotoneInEachPhase) {
+  Schedule s;
+  s.total_steps = 1001;
+  const int64_t peak = 251;  // first step with pos >= 0.25
+  for (int64_t t = 1; t < s.total_steps; ++t) {
+    if (t < peak) {
+      EXPECT_GT(s.Lr(t), s.Lr(t - 1)) << t;
+      EXPECT_LT(s.Mom(t), s.Mom(t - 1)) << t;
+    } else if (t > peak) {
+      EXPECT_LT(s.Lr(t), s.Lr(t - 1)) << t;
+      EXPECT_GT(s.Mom(t), s.Mom(t - 1)) << t;
+    }
+    EXPECT_LE(s.Lr(t), s.lr_max);
+    EXPECT_GT(s.Lr(t), s.lr_max / s.div_final);
+  }
+}
+
+// Past the planned length the schedule stays at its end values instead of warming up again.
+TEST(Schedule, StepsPastTheEndStayAtTheEnd) {
+  Schedule s;
+  s.total_steps = 100;
+  EXPECT_EQ(s.Lr(100), s.lr_max / s.div_final);
+  EXPECT_EQ(s.Lr(12345), s.lr_max / s.div_final);
+  EXPECT_EQ(s.Mom(100), s.mom_max);
+  EXPECT_LT(s.Lr(99), s.Lr(98));
+  EXPECT_GT(s.Lr(99), s.Lr(100));
+}
+
+TEST(Schedule, ConstantIsLrMaxAndMomentumPointNine) {
+  Schedule s;
+  s.kind = ScheduleKind::kConstant;
+  s.lr_max = 3e-2;
+  s.total_steps = 10;
+  for (int64_t t : {0, 1, 5, 9, 10, 1000000}) {
+    EXPECT_EQ(s.Lr(t), 3e-2) << t;
+    EXPECT_EQ(s.Mom(t), 0.9) << t;
+  }
+}
+
+}  // namespace
+}  // namespace cfps

@@ -1,0 +1,108 @@
+#include "ps/shard.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+
+#include "common/roles.h"
+#include "common/sharding.h"
+
+namespace cfps {
+namespace {
+
+ModelShape Shape() {
+  ModelShape s;
+  s.rows[kUserTable] = 23;
+  s.rows[kItemTable] = 11;
+  s.k = 4;
+  return s;
+}
+
+TEST(ShardTest, InitialRowsDoNotDependOnTheShardCount) {
+  OptimizerConfig opt;
+  Shard one(0, 1, Shape(), opt, 99);
+  for (int S = 2; S <= 4; ++S) {
+    for (int s = 0; s < S; ++s) {
+      Shard shard(s, S, Shape(), opt, 99);
+      for (int t = 0; t < 2; ++t) {
+        ASSERT_EQ(shard.local_rows(t), RowsOnShard(Shape().rows[t], s, S));
+        for (int64_t local = 0; local < shard.local_rows(t); ++local) {
+          const int64_t g = GlobalRow(local, s, S);
+          EXPECT_EQ(0, std::memcmp(shard.row(t, local), one.row(t, g), sizeof(float) * 5));
+        }
+      }
+    }
+  }
+  // A different seed gives a different model; std is about 0.01.
+  Shard other(0, 1, Shape(), opt, 100);
+  EXPECT_NE(0, std::memcmp(other.row(0, 0), one.row(0, 0), sizeof(float) * 5));
+  double sq = 0;
+  for (int64_t r = 0; r < 23; ++r) {
+    for (int c = 0; c < 5; ++c) sq += one.row(0, r)[c] * one.row(0, r)[c];
+  }
+  EXPECT_NEAR(std::sqrt(sq / (23 * 5)), 0.01, 0.004);
+}
+
+TEST(ShardTest, GatherCopiesRows) {
+  OptimizerConfig opt;
+  Shard shard(1, 2, Shape(), opt, 5);
+  const int32_t ids[] = {3, 0, 3};
+  std::vector<float> out(15);
+  shard.Gather(kUserTable, ids, 3, out.data());
+  EXPECT_EQ(0, std::memcmp(&out[0], shard.row(0, 3), sizeof(float) * 5));
+  EXPECT_EQ(0, std::memcmp(&out[5], shard.row(0, 0), sizeof(float) * 5));
+  EXPECT_EQ(0, std::memcmp(&out[10], shard.row(0, 3), sizeof(float) * 5));
+}
+
+TEST(ShardTest, SumsWorkersInOrderThenUpdatesOnlyTouchedRows) {
+  OptimizerConfig opt;
+  opt.kind = OptimizerKind::kSgd;
+  opt.wd = 0.0;
+  Shard shard(0, 1, Shape(), opt, 5);
+  std::vector<float> before(shard.values(kUserTable));
+  const int32_t w0[] = {2, 5};
+  const int32_t w1[] = {5};
+  const float g0[] = {1, 2, 3, 4, 5, 1e8f, 1, 1, 1, 1};
+  const float g1[] = {-1e8f, 1, 1, 1, 1};
+  shard.AddGradients(kUserTable, w0, 2, g0);
+  shard.AddGradients(kUserTable, w1, 1, g1);
+  EXPECT_EQ(shard.pending_rows(kUserTable), 2);
+  PreparedStep step = PrepareStep(opt, 5, /*lr=*/0.5, /*mom=*/0.9, /*t=*/1);
+  shard.ApplyStep(step);
+  EXPECT_EQ(shard.pending_rows(kUserTable), 0);
+  const std::vector<float>& after = shard.values(kUserTable);
+  for (int c = 0; c < 5; ++c) EXPECT_FLOAT_EQ(after[2 * 5 + c], before[2 * 5 + c] - 0.5f * g0[c]);
+  // Row 5: (1e8 + -1e8) summed in worker order is exactly 0, then + 1... = 2 for the others.
+  EXPECT_FLOAT_EQ(after[5 * 5 + 0], before[5 * 5 + 0]);
+  for (int c = 1; c < 5; ++c) EXPECT_FLOAT_EQ(after[5 * 5 + c], before[5 * 5 + c] - 0.5f * 2.0f);
+  for (int64_t r = 0; r < 23; ++r) {
+    if (r == 2 || r == 5) continue;
+    EXPECT_EQ(0, std::memcmp(&after[static_cast<size_t>(r) * 5], &before[static_cast<size_t>(r) * 5],
+                             sizeof(float) * 5));
+  }
+}
+
+TEST(RolesTest, ClusterAndAllServeModes) {
+  Roles r;
+  ASSERT_TRUE(Roles::Make(5, 2, &r).ok());
+  EXPECT_EQ(r.num_shards(), 2);
+  EXPECT_EQ(r.num_workers(), 3);
+  EXPECT_TRUE(r.serves(1) && !r.trains(1));
+  EXPECT_TRUE(r.trains(2) && !r.serves(2));
+  EXPECT_EQ(r.worker_rank(0), 2);
+  EXPECT_EQ(r.Describe(0), "server");
+  ASSERT_TRUE(Roles::Make(3, 0, &r).ok());
+  EXPECT_EQ(r.num_shards(), 3);
+  EXPECT_EQ(r.num_workers(), 3);
+  EXPECT_EQ(r.Describe(2), "server+worker");
+  ASSERT_TRUE(Roles::Make(1, 1, &r).ok());  // one rank always serves and trains
+  EXPECT_EQ(r.Describe(0), "server+worker");
+  Status s = Roles::Make(3, 3, &r);
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("--ps"), std::string::npos);
+  EXPECT_FALSE(Roles::Make(3, -1, &r).ok());
+}
+
+}  // namespace
+}  // namespace cfps

@@ -1,0 +1,72 @@
+// The trainer in one process (LocalExchange: the rank serves and trains) against the dense
+// reference, bitwise, for every optimizer; and the epoch loop's metrics.
+#include "worker/trainer.h"
+
+#include <gtest/gtest.h>
+
+#include "tests/test_util.h"
+
+namespace cfps {
+namespace {
+
+class LocalTrainerTest : public ::testing::TestWithParam<OptimizerKind> {};
+
+TEST_P(LocalTrainerTest, MatchesTheDenseReferenceBitwise) {
+  const Dataset data = testing::MakeRandomDataset(31, 17, 250, 40, 3);
+  TrainConfig c;
+  c.dims.k = 5;
+  c.epochs = 3;
+  c.batch_size = 16;
+  c.optimizer.kind = GetParam();
+  c.lr = 0.02;
+  c.init_std = 0.1;
+  LocalExchange ex;
+  Roles roles;
+  ASSERT_TRUE(Roles::Make(1, 1, &roles).ok());
+  Trainer trainer(&ex, roles, &data, c);
+  std::vector<EpochMetrics> epochs;
+  trainer.Train([&](const EpochMetrics& m) { epochs.push_back(m); });
+  ASSERT_EQ(epochs.size(), 3u);
+  std::vector<float> users, items;
+  trainer.GatherModel(0, &users, &items);
+  testing::ReferenceModel ref = testing::ReferenceInit(data, c);
+  testing::ReferenceTrain(data, c, 1, trainer.total_steps(), &ref);
+  EXPECT_TRUE(testing::BitwiseEqual(users, ref.rows[0]));
+  EXPECT_TRUE(testing::BitwiseEqual(items, ref.rows[1]));
+  EXPECT_EQ(epochs.back().step, trainer.total_steps());
+  EXPECT_EQ(epochs.back().valid_count, 40);
+  EXPECT_EQ(epochs.back().valid_unknown, data.valid_unknown);
+  EXPECT_GT(epochs.back().bytes_pulled, 0);
+  EXPECT_NEAR(epochs.back().valid_rmse * epochs.back().valid_rmse, epochs.back().valid_mse, 1e-12);
+}
+
+INSTANTIATE_TEST_SUITE_P(Optimizers, LocalTrainerTest,
+                         ::testing::Values(OptimizerKind::kAdam, OptimizerKind::kSgd,
+                                           OptimizerKind::kAdagrad),
+                         [](const auto& info) { return std::string(OptimizerName(info.param)); });
+
+TEST(LocalTrainerTest, LearnsAPlantedSignal) {
+  // Ratings that depend only on the item: the model must get well below the variance.
+  Dataset data = testing::MakeRandomDataset(40, 20, 4000, 400, 9);
+  for (RatingArrays* a : {&data.train, &data.valid}) {
+    for (size_t j = 0; j < a->size(); ++j) {
+      a->rating[j] = a->item[j] < 0 ? 3.0f : static_cast<float>(1 + a->item[j] % 5);
+    }
+  }
+  TrainConfig c;
+  c.dims.k = 4;
+  c.epochs = 8;
+  c.batch_size = 64;
+  c.lr = 0.05;
+  LocalExchange ex;
+  Roles roles;
+  ASSERT_TRUE(Roles::Make(1, 1, &roles).ok());
+  Trainer trainer(&ex, roles, &data, c);
+  std::vector<EpochMetrics> epochs;
+  trainer.Train([&](const EpochMetrics& m) { epochs.push_back(m); });
+  EXPECT_LT(epochs.back().train_loss, 0.25 * epochs.front().train_loss + 0.05);
+  EXPECT_LT(epochs.back().train_loss, 0.3);
+}
+
+}  // namespace
+}  // namespace cfps

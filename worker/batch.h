@@ -1,0 +1,50 @@
+#pragma once
+// Batches and per-batch deduplication.
+//
+// The global minibatch of step t of epoch e is a pure function of (seed, e, t): a seeded
+// permutation of the training ratings, cut into batches of batch_size (the last one shorter).
+// Worker w of W takes the contiguous slice [len*w/W, len*(w+1)/W) of each batch.
+//
+// RowGrouper turns the rows named by a slice into the unique rows it needs, grouped by owning
+// shard (shard 0's rows first, each shard's in first-appearance order), and gives every sample the
+// slot of its row in that grouped order. Row -1 (an id unknown in training, validation only) maps
+// to the slot after the last unique row, where the caller keeps a zero row.
+
+#include <cstdint>
+#include <vector>
+
+namespace cfps {
+
+int64_t StepsPerEpoch(int64_t n_train, int64_t batch_size);
+
+// The order in which epoch `epoch` visits the training ratings (a permutation of 0..n-1).
+void EpochOrder(uint64_t seed, int64_t epoch, int64_t n, std::vector<int32_t>* order);
+
+struct Slice {
+  int64_t begin = 0;
+  int64_t end = 0;
+  int64_t size() const { return end - begin; }
+};
+Slice WorkerSlice(int64_t length, int worker, int num_workers);
+
+class RowGrouper {
+ public:
+  explicit RowGrouper(int64_t table_rows);
+
+  // rows[i] in [-1, table_rows). Fills slots[i] (resized to n).
+  void Group(const int32_t* rows, int64_t n, int num_shards, std::vector<int32_t>* slots);
+
+  int64_t num_unique() const { return static_cast<int64_t>(unique_.size()); }
+  // Global rows, grouped by shard; shard s owns unique()[offsets()[s] .. offsets()[s+1]).
+  const std::vector<int32_t>& unique() const { return unique_; }
+  const std::vector<int64_t>& offsets() const { return offsets_; }
+
+ private:
+  std::vector<int32_t> mark_;  // row -> slot while grouping; -1 otherwise (kept clean)
+  std::vector<int32_t> first_seen_;
+  std::vector<int32_t> unique_;
+  std::vector<int64_t> offsets_;
+  std::vector<int64_t> cursor_;
+};
+
+}  // namespace cfps

@@ -1,0 +1,291 @@
+#include "worker/trainer.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+
+#include "common/sharding.h"
+#include "common/status.h"
+
+namespace cfps {
+
+namespace {
+double Now() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+constexpr size_t kHeaderBytes = 2 * sizeof(int32_t);
+}  // namespace
+
+Trainer::Trainer(Exchange* exchange, const Roles& roles, const Dataset* data,
+                 const TrainConfig& config)
+    : exchange_(exchange),
+      roles_(roles),
+      data_(data),
+      config_(config),
+      rank_(exchange->rank()),
+      worker_(roles.worker_of_rank(exchange->rank())),
+      width_(config.dims.k + 1),
+      steps_per_epoch_(StepsPerEpoch(static_cast<int64_t>(data->train.size()), config.batch_size)),
+      user_groups_(roles.trains(exchange->rank()) ? data->users.size() : 0),
+      item_groups_(roles.trains(exchange->rank()) ? data->items.size() : 0) {
+  CFPS_CHECK_EQ(exchange->size(), roles.num_ranks());
+  CFPS_CHECK(config.batch_size > 0 && config.dims.k > 0);
+  schedule_.kind = config.schedule;
+  schedule_.lr_max = config.lr;
+  schedule_.total_steps = std::max<int64_t>(1, steps_per_epoch_ * config.epochs);
+  if (roles.serves(rank_)) {
+    ModelShape shape;
+    shape.rows[kUserTable] = data->users.size();
+    shape.rows[kItemTable] = data->items.size();
+    shape.k = config.dims.k;
+    shard_ = std::make_unique<Shard>(roles.shard_of_rank(rank_), roles.num_shards(), shape,
+                                     config.optimizer, config.seed, config.init_std);
+  }
+  const size_t n = static_cast<size_t>(roles.num_ranks());
+  send_.resize(n);
+  requests_.resize(n);
+  replies_.resize(n);
+  pushes_.resize(n);
+}
+
+void Trainer::Pull(const int32_t* users, const int32_t* items, int64_t n) {
+  const int num_shards = roles_.num_shards();
+  const size_t row_bytes = sizeof(float) * static_cast<size_t>(width_);
+  if (worker_ >= 0) {
+    user_groups_.Group(users, n, num_shards, &user_slot_);
+    item_groups_.Group(items, n, num_shards, &item_slot_);
+    const auto& uoff = user_groups_.offsets();
+    const auto& ioff = item_groups_.offsets();
+    for (int s = 0; s < num_shards; ++s) {
+      const int32_t nu = static_cast<int32_t>(uoff[s + 1] - uoff[s]);
+      const int32_t ni = static_cast<int32_t>(ioff[s + 1] - ioff[s]);
+      Buffer& b = send_[static_cast<size_t>(roles_.shard_rank(s))];
+      b.resize(kHeaderBytes + sizeof(int32_t) * static_cast<size_t>(nu + ni));
+      int32_t* p = b.as<int32_t>();
+      p[0] = nu;
+      p[1] = ni;
+      int32_t* ids = p + 2;
+      for (int32_t j = 0; j < nu; ++j) {
+        ids[j] = static_cast<int32_t>(LocalIndex(user_groups_.unique()[uoff[s] + j], num_shards));
+      }
+      ids += nu;
+      for (int32_t j = 0; j < ni; ++j) {
+        ids[j] = static_cast<int32_t>(LocalIndex(item_groups_.unique()[ioff[s] + j], num_shards));
+      }
+    }
+  }
+  exchange_->AllToAllV(&send_, &requests_);
+  Serve();
+  exchange_->AllToAllV(&send_, &replies_);
+  if (worker_ >= 0) {
+    const int64_t nu_all = user_groups_.num_unique();
+    const int64_t ni_all = item_groups_.num_unique();
+    // One extra zero row per table: the slot of ids unknown in training.
+    urows_.resize(static_cast<size_t>((nu_all + 1) * width_));
+    irows_.resize(static_cast<size_t>((ni_all + 1) * width_));
+    std::fill_n(urows_.data() + nu_all * width_, width_, 0.0f);
+    std::fill_n(irows_.data() + ni_all * width_, width_, 0.0f);
+    const auto& uoff = user_groups_.offsets();
+    const auto& ioff = item_groups_.offsets();
+    for (int s = 0; s < num_shards; ++s) {
+      const Buffer& b = replies_[static_cast<size_t>(roles_.shard_rank(s))];
+      const size_t nu = static_cast<size_t>(uoff[s + 1] - uoff[s]);
+      const size_t ni = static_cast<size_t>(ioff[s + 1] - ioff[s]);
+      CFPS_CHECK_EQ(b.size(), (nu + ni) * row_bytes);
+      if (nu) std::memcpy(urows_.data() + uoff[s] * width_, b.data(), nu * row_bytes);
+      if (ni) std::memcpy(irows_.data() + ioff[s] * width_, b.data() + nu * row_bytes, ni * row_bytes);
+    }
+  }
+}
+
+void Trainer::Serve() {
+  if (!shard_) return;
+  const size_t width = static_cast<size_t>(width_);
+  for (size_t src = 0; src < requests_.size(); ++src) {
+    const Buffer& req = requests_[src];
+    if (req.empty()) continue;
+    CFPS_CHECK_GE(req.size(), kHeaderBytes);
+    const int32_t* p = req.as<int32_t>();
+    const int32_t nu = p[0], ni = p[1];
+    CFPS_CHECK_EQ(req.size(), kHeaderBytes + sizeof(int32_t) * static_cast<size_t>(nu + ni));
+    Buffer& out = send_[src];
+    out.resize(sizeof(float) * width * static_cast<size_t>(nu + ni));
+    float* rows = out.as<float>();
+    shard_->Gather(kUserTable, p + 2, nu, rows);
+    shard_->Gather(kItemTable, p + 2 + nu, ni, rows + static_cast<size_t>(nu) * width);
+  }
+}
+
+void Trainer::Step(int64_t global_step, const std::vector<int32_t>& order) {
+  const int64_t n_train = static_cast<int64_t>(data_->train.size());
+  const int64_t begin = (global_step % steps_per_epoch_) * config_.batch_size;
+  const int64_t length = std::min(config_.batch_size, n_train - begin);
+  const int num_shards = roles_.num_shards();
+  const size_t row_bytes = sizeof(float) * static_cast<size_t>(width_);
+
+  int64_t n = 0;
+  if (worker_ >= 0) {
+    Slice slice = WorkerSlice(length, worker_, roles_.num_workers());
+    n = slice.size();
+    batch_users_.resize(static_cast<size_t>(n));
+    batch_items_.resize(static_cast<size_t>(n));
+    batch_ratings_.resize(static_cast<size_t>(n));
+    const int32_t* idx = order.data() + begin + slice.begin;
+    for (int64_t i = 0; i < n; ++i) {
+      const size_t r = static_cast<size_t>(idx[i]);
+      batch_users_[static_cast<size_t>(i)] = data_->train.user[r];
+      batch_items_[static_cast<size_t>(i)] = data_->train.item[r];
+      batch_ratings_[static_cast<size_t>(i)] = data_->train.rating[r];
+    }
+  }
+  Pull(batch_users_.data(), batch_items_.data(), n);
+
+  if (worker_ >= 0) {
+    const int64_t nu_all = user_groups_.num_unique();
+    const int64_t ni_all = item_groups_.num_unique();
+    ugrad_.assign(static_cast<size_t>(nu_all * width_), 0.0f);
+    igrad_.assign(static_cast<size_t>(ni_all * width_), 0.0f);
+    train_sse_ += ForwardBackward<float>(config_.dims, n, user_slot_.data(), item_slot_.data(),
+                                         batch_ratings_.data(), urows_.data(), irows_.data(),
+                                         length, ugrad_.data(), igrad_.data());
+    const auto& uoff = user_groups_.offsets();
+    const auto& ioff = item_groups_.offsets();
+    for (int s = 0; s < num_shards; ++s) {
+      const size_t nu = static_cast<size_t>(uoff[s + 1] - uoff[s]);
+      const size_t ni = static_cast<size_t>(ioff[s + 1] - ioff[s]);
+      Buffer& b = send_[static_cast<size_t>(roles_.shard_rank(s))];
+      b.resize((nu + ni) * row_bytes);
+      if (nu) std::memcpy(b.data(), ugrad_.data() + uoff[s] * width_, nu * row_bytes);
+      if (ni) std::memcpy(b.data() + nu * row_bytes, igrad_.data() + ioff[s] * width_, ni * row_bytes);
+      stats_.bytes_pulled += static_cast<int64_t>(kHeaderBytes + sizeof(int32_t) * (nu + ni) +
+                                                  (nu + ni) * row_bytes);
+      stats_.bytes_pushed += static_cast<int64_t>((nu + ni) * row_bytes);
+      stats_.rows_pulled += static_cast<int64_t>(nu + ni);
+    }
+  }
+  exchange_->AllToAllV(&send_, &pushes_);
+
+  if (shard_) {
+    // Sources in increasing rank are workers in increasing worker index.
+    for (size_t src = 0; src < requests_.size(); ++src) {
+      const Buffer& req = requests_[src];
+      if (req.empty()) continue;
+      const int32_t* p = req.as<int32_t>();
+      const int32_t nu = p[0], ni = p[1];
+      const Buffer& grads = pushes_[src];
+      CFPS_CHECK_EQ(grads.size(), row_bytes * static_cast<size_t>(nu + ni));
+      shard_->AddGradients(kUserTable, p + 2, nu, grads.as<float>());
+      shard_->AddGradients(kItemTable, p + 2 + nu, ni,
+                           grads.as<float>() + static_cast<size_t>(nu) * width_);
+    }
+    shard_->ApplyStep(PrepareStep(config_.optimizer, width_, schedule_.Lr(global_step),
+                                  schedule_.Mom(global_step), global_step + 1));
+  }
+  ++stats_.steps;
+}
+
+void Trainer::Evaluate(double* sse, int64_t* count) {
+  const int64_t n = static_cast<int64_t>(data_->valid.size());
+  const int num_workers = roles_.num_workers();
+  const int64_t longest = (n + num_workers - 1) / num_workers;
+  const int64_t rounds = (longest + config_.eval_batch - 1) / config_.eval_batch;
+  double local[2] = {0.0, 0.0};
+  Slice slice;
+  if (worker_ >= 0) slice = WorkerSlice(n, worker_, num_workers);
+  for (int64_t r = 0; r < rounds; ++r) {
+    int64_t begin = 0, m = 0;
+    if (worker_ >= 0) {
+      begin = std::min(slice.end, slice.begin + r * config_.eval_batch);
+      m = std::min(slice.end, begin + config_.eval_batch) - begin;
+    }
+    Pull(data_->valid.user.data() + begin, data_->valid.item.data() + begin, m);
+    if (worker_ >= 0 && m > 0) {
+      local[0] += cfps::Evaluate<float>(config_.dims, m, user_slot_.data(), item_slot_.data(),
+                                        data_->valid.rating.data() + begin, urows_.data(),
+                                        irows_.data(), static_cast<float*>(nullptr));
+      local[1] += static_cast<double>(m);
+    }
+  }
+  exchange_->AllReduceSum(local, 2);
+  *sse = local[0];
+  *count = static_cast<int64_t>(local[1]);
+}
+
+void Trainer::Train(const std::function<void(const EpochMetrics&)>& on_epoch) {
+  std::vector<int32_t> order;
+  for (int epoch = 0; epoch < config_.epochs; ++epoch) {
+    const double t0 = Now();
+    if (worker_ >= 0) {
+      EpochOrder(config_.seed, epoch, static_cast<int64_t>(data_->train.size()), &order);
+    }
+    train_sse_ = 0;
+    const StepStats before = stats_;
+    for (int64_t t = 0; t < steps_per_epoch_; ++t) Step(epoch * steps_per_epoch_ + t, order);
+    const double t1 = Now();
+    double valid_sse = 0;
+    int64_t valid_count = 0;
+    Evaluate(&valid_sse, &valid_count);
+    const double t2 = Now();
+    double sums[3] = {train_sse_, static_cast<double>(stats_.bytes_pulled - before.bytes_pulled),
+                      static_cast<double>(stats_.bytes_pushed - before.bytes_pushed)};
+    exchange_->AllReduceSum(sums, 3);
+    double times[2] = {t1 - t0, t2 - t0};
+    exchange_->AllReduceMax(times, 2);
+    if (rank_ == 0 && on_epoch) {
+      EpochMetrics m;
+      m.epoch = epoch;
+      m.step = (epoch + 1) * steps_per_epoch_;
+      const double n_train = static_cast<double>(data_->train.size());
+      m.train_loss = sums[0] / n_train;
+      m.valid_count = valid_count;
+      m.valid_unknown = data_->valid_unknown;
+      m.valid_mse = valid_count ? valid_sse / static_cast<double>(valid_count) : 0.0;
+      m.valid_rmse = std::sqrt(m.valid_mse);
+      m.train_seconds = times[0];
+      m.seconds = times[1];
+      m.ratings_per_s = times[0] > 0 ? n_train / times[0] : 0.0;
+      m.bytes_pulled = static_cast<int64_t>(sums[1]);
+      m.bytes_pushed = static_cast<int64_t>(sums[2]);
+      on_epoch(m);
+    }
+  }
+}
+
+void Trainer::GatherModel(int root, std::vector<float>* users, std::vector<float>* items) {
+  const size_t width = static_cast<size_t>(width_);
+  if (shard_) {
+    Buffer& b = send_[static_cast<size_t>(root)];
+    const size_t lu = static_cast<size_t>(shard_->local_rows(kUserTable));
+    const size_t li = static_cast<size_t>(shard_->local_rows(kItemTable));
+    b.resize(sizeof(float) * width * (lu + li));
+    if (lu) std::memcpy(b.data(), shard_->values(kUserTable).data(), sizeof(float) * width * lu);
+    if (li) {
+      std::memcpy(b.data() + sizeof(float) * width * lu, shard_->values(kItemTable).data(),
+                  sizeof(float) * width * li);
+    }
+  }
+  exchange_->AllToAllV(&send_, &replies_);
+  users->clear();
+  items->clear();
+  if (rank_ != root) return;
+  const int num_shards = roles_.num_shards();
+  const int64_t rows[2] = {data_->users.size(), data_->items.size()};
+  std::vector<float>* out[2] = {users, items};
+  for (int t = 0; t < 2; ++t) out[t]->resize(static_cast<size_t>(rows[t]) * width);
+  for (int s = 0; s < num_shards; ++s) {
+    const Buffer& b = replies_[static_cast<size_t>(roles_.shard_rank(s))];
+    const float* src = b.as<float>();
+    for (int t = 0; t < 2; ++t) {
+      const int64_t local_rows = RowsOnShard(rows[t], s, num_shards);
+      for (int64_t local = 0; local < local_rows; ++local, src += width) {
+        std::memcpy(out[t]->data() + GlobalRow(local, s, num_shards) * width, src,
+                    sizeof(float) * width);
+      }
+    }
+    CFPS_CHECK(src == b.as<float>() + b.size() / sizeof(float));
+  }
+}
+
+}  // namespace cfps

@@ -1,0 +1,120 @@
+#pragma once
+// Trainer: the BSP step, run by every rank whatever its roles (server, worker or both).
+//
+// One training step (three AllToAllV rounds over all ranks):
+//   1. request  worker -> every shard:  [int32 nu][int32 ni][nu local user ids][ni local item ids]
+//               (the unique rows of the worker's slice that the shard owns; sent even when empty)
+//   2. reply    shard -> worker:        nu user rows then ni item rows, (k+1) floats each
+//   3. push     worker -> shard:        the gradient rows, same order as the request
+// The shard keeps each worker's request until the push, so ids cross the wire once. It sums the
+// pushed rows in increasing worker rank and runs the optimizer on exactly those rows with the lr
+// and momentum of the global step. Evaluation uses rounds 1 and 2 only.
+//
+// Counted per worker and step: bytes_pulled = sum over shards of (8 + 4*(nu+ni)) + 4*(k+1)*(nu+ni);
+// bytes_pushed = 4*(k+1)*(nu+ni). With S shards: (U+I)*(4*(k+1)+4) + 8*S pulled for U unique users
+// and I unique items, never one row per rating.
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "common/buffer.h"
+#include "common/dataset.h"
+#include "common/exchange.h"
+#include "common/roles.h"
+#include "common/schedule.h"
+#include "ps/shard.h"
+#include "worker/batch.h"
+#include "worker/kernels.h"
+
+namespace cfps {
+
+struct TrainConfig {
+  ModelDims dims;
+  int epochs = 5;
+  int64_t batch_size = 64;
+  OptimizerConfig optimizer;
+  ScheduleKind schedule = ScheduleKind::kOneCycle;
+  double lr = 5e-3;
+  uint64_t seed = 42;
+  double init_std = 0.01;
+  int64_t eval_batch = 16384;  // validation ratings per worker per evaluation round
+};
+
+struct EpochMetrics {
+  int epoch = 0;
+  int64_t step = 0;  // global steps done so far
+  double train_loss = 0;  // mean squared error over the epoch's training ratings
+  double valid_mse = 0;
+  double valid_rmse = 0;
+  double seconds = 0;        // the whole epoch, evaluation included
+  double train_seconds = 0;  // the training steps only
+  double ratings_per_s = 0;  // training ratings / train_seconds
+  int64_t bytes_pulled = 0;  // over all workers, this epoch
+  int64_t bytes_pushed = 0;
+  int64_t valid_count = 0;
+  int64_t valid_unknown = 0;
+};
+
+// Per-rank counters for tests and reports.
+struct StepStats {
+  int64_t steps = 0;
+  int64_t bytes_pulled = 0;
+  int64_t bytes_pushed = 0;
+  int64_t rows_pulled = 0;
+};
+
+class Trainer {
+ public:
+  // `data` must outlive the trainer and be identical on every rank. Collective.
+  Trainer(Exchange* exchange, const Roles& roles, const Dataset* data, const TrainConfig& config);
+  Trainer(const Trainer&) = delete;
+  Trainer& operator=(const Trainer&) = delete;
+
+  int64_t steps_per_epoch() const { return steps_per_epoch_; }
+  int64_t total_steps() const { return schedule_.total_steps; }
+
+  // Runs every epoch; on rank 0, calls on_epoch after each one. Collective.
+  void Train(const std::function<void(const EpochMetrics&)>& on_epoch);
+  // Runs one global step (0-based across epochs) with the given epoch order. Collective.
+  void Step(int64_t global_step, const std::vector<int32_t>& order);
+  // Mean squared error over the validation set (sse, count) on every rank. Collective.
+  void Evaluate(double* sse, int64_t* count);
+
+  // Full tables on rank `root` (rows in global order, (k+1) floats each); empty elsewhere.
+  void GatherModel(int root, std::vector<float>* users, std::vector<float>* items);
+
+  Shard* shard() { return shard_.get(); }
+  const StepStats& stats() const { return stats_; }
+  double train_sse() const { return train_sse_; }
+
+ private:
+  // Worker side of rounds 1-2 for the rows of `users`/`items` (n samples): fills user_slot_,
+  // item_slot_, urows_, irows_. Shard side answers. Every rank calls it (n = 0 when not a worker).
+  void Pull(const int32_t* users, const int32_t* items, int64_t n);
+  void Serve();
+
+  Exchange* exchange_;
+  Roles roles_;
+  const Dataset* data_;
+  TrainConfig config_;
+  Schedule schedule_;
+  int rank_;
+  int worker_ = -1;  // worker index, -1 when not a worker
+  int width_;
+  int64_t steps_per_epoch_;
+  std::unique_ptr<Shard> shard_;
+
+  // Worker state, reused every step.
+  RowGrouper user_groups_, item_groups_;
+  std::vector<int32_t> user_slot_, item_slot_, batch_users_, batch_items_;
+  std::vector<float> batch_ratings_;
+  std::vector<float> urows_, irows_, ugrad_, igrad_;
+  std::vector<Buffer> send_, requests_, replies_, pushes_;
+
+  StepStats stats_;
+  double train_sse_ = 0;  // this worker's sum of squared errors since the last epoch start
+};
+
+}  // namespace cfps
