@@ -1,6 +1,7 @@
 #include "common/synthetic.h"
 
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -38,6 +39,27 @@ constexpr double kUserBiasStd = 0.3;
 constexpr double kItemBiasStd = 0.4;
 constexpr int64_t kFirstTimestamp = 874965758;  // the first timestamp of ml-100k
 constexpr double kMaxZipf = 10.0;
+constexpr size_t kPrefetchAhead = 8;  // pairs
+
+// Asks for transparent huge pages under a large array before it is first written: the generator's
+// big arrays (the pair set, the pairs, the model) are accessed at random, and with 4 KiB pages
+// every access is also a TLB miss. Advisory only.
+void AdviseHugePages(void* data, size_t bytes) {
+  constexpr uintptr_t kHuge = uintptr_t{2} << 20;
+  if (bytes < 4 * kHuge) return;
+  uintptr_t begin = (reinterpret_cast<uintptr_t>(data) + kHuge - 1) & ~(kHuge - 1);
+  uintptr_t end = (reinterpret_cast<uintptr_t>(data) + bytes) & ~(kHuge - 1);
+  if (end > begin) (void)::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE);
+}
+
+// v = n copies of `value`, in memory advised for huge pages before it is touched.
+template <typename T>
+void AssignHuge(std::vector<T>* v, size_t n, const T& value) {
+  std::vector<T>().swap(*v);
+  v->reserve(n);
+  AdviseHugePages(v->data(), n * sizeof(T));
+  v->assign(n, value);
+}
 
 // Standard normal from one 64-bit hash (Box-Muller on two uniforms derived from it).
 inline double NormalAt(uint64_t h) {
@@ -123,9 +145,10 @@ class KeySet {
   explicit KeySet(int64_t max_keys) {
     size_t cap = 1024;
     while (static_cast<double>(cap) * 0.75 < static_cast<double>(max_keys)) cap *= 2;
-    slots_.assign(cap, 0);
+    AssignHuge(&slots_, cap, uint64_t{0});
     mask_ = cap - 1;
   }
+  void Prefetch(uint64_t key) const { __builtin_prefetch(&slots_[Mix64(key) & mask_]); }
   // True when `key` was not there before.
   bool Insert(uint64_t key) {
     for (uint64_t pos = Mix64(key) & mask_;; pos = (pos + 1) & mask_) {
@@ -159,6 +182,7 @@ Status SamplePairs(const GenOptions& o, std::vector<uint64_t>* pairs) {
   KeySet seen(dense ? 0 : n);  // sparse: packed pair + 1
   pairs->clear();
   pairs->reserve(static_cast<size_t>(n));
+  AdviseHugePages(pairs->data(), static_cast<size_t>(n) * sizeof(uint64_t));
   auto add = [&](int64_t u, int64_t i) {
     if (dense) {
       taken[static_cast<size_t>(u * o.items + i)] = 1;
@@ -213,17 +237,28 @@ Status SamplePairs(const GenOptions& o, std::vector<uint64_t>* pairs) {
   } else if (remaining > 0) {
     // Rejection of repeats. Very concentrated popularity on a fairly dense grid could make this
     // crawl; give up with a clear message instead.
+    // Draws go in batches whose set slots are prefetched first: the set is far larger than the
+    // caches, and the draws are independent until they are inserted, in draw order.
     const int64_t max_draws = 200 * n + (int64_t{10} << 20);
+    constexpr int kBatch = 32;
+    uint64_t batch[kBatch];
     int64_t draws = 0;
     while (static_cast<int64_t>(pairs->size()) < n) {
-      if (++draws > max_draws) {
+      if (draws > max_draws) {
         return Status::InvalidArgument(
             "cannot draw " + std::to_string(n) + " distinct (user, item) pairs: popularity is too "
             "concentrated for so many ratings; lower --item-zipf, --user-zipf or --ratings");
       }
-      int64_t u = user_alias.Sample(&rng);
-      int64_t i = item_alias.Sample(&rng);
-      if (seen.Insert(Pack(u, i) + 1)) pairs->push_back(Pack(u, i));
+      for (int b = 0; b < kBatch; ++b) {
+        int64_t u = user_alias.Sample(&rng);
+        int64_t i = item_alias.Sample(&rng);
+        batch[b] = Pack(u, i);
+        seen.Prefetch(batch[b] + 1);
+      }
+      draws += kBatch;
+      for (int b = 0; b < kBatch && static_cast<int64_t>(pairs->size()) < n; ++b) {
+        if (seen.Insert(batch[b] + 1)) pairs->push_back(batch[b]);
+      }
     }
   }
 
@@ -239,6 +274,18 @@ class PlantedModel {
       : k_(o.factors), noise_(o.noise), seed_(o.seed),
         user_(Table(o.users, o, kUserFactor, kUserBiasStd)),
         item_(Table(o.items, o, kItemFactor, kItemBiasStd)) {}
+
+  // Pulls the rows of (u, i) towards the cache ahead of Rating(u, i): the pairs come in random
+  // order and the tables are larger than the caches at ml-25m scale.
+  void Prefetch(int32_t u, int32_t i) const {
+    const size_t row_bytes = static_cast<size_t>(k_ + 1) * sizeof(double);
+    const char* p = reinterpret_cast<const char*>(&user_[static_cast<size_t>(u) * static_cast<size_t>(k_ + 1)]);
+    const char* q = reinterpret_cast<const char*>(&item_[static_cast<size_t>(i) * static_cast<size_t>(k_ + 1)]);
+    for (size_t off = 0; off < row_bytes; off += 64) {
+      __builtin_prefetch(p + off);
+      __builtin_prefetch(q + off);
+    }
+  }
 
   int Rating(int32_t u, int32_t i) const {
     const double* p = &user_[static_cast<size_t>(u) * static_cast<size_t>(k_ + 1)];
@@ -258,7 +305,8 @@ class PlantedModel {
                                    double bias_std) {
     const int k = o.factors;
     const double s = std::sqrt(kDotStd / std::sqrt(static_cast<double>(k)));
-    std::vector<double> t(static_cast<size_t>(rows) * static_cast<size_t>(k + 1));
+    std::vector<double> t;
+    AssignHuge(&t, static_cast<size_t>(rows) * static_cast<size_t>(k + 1), 0.0);
     for (int64_t r = 0; r < rows; ++r) {
       double* row = &t[static_cast<size_t>(r) * static_cast<size_t>(k + 1)];
       for (int f = 0; f <= k; ++f) {
@@ -328,6 +376,9 @@ Status GenerateSynthetic(const GenOptions& options, SyntheticRatings* out) {
   out->item.resize(pairs.size());
   out->rating.resize(pairs.size());
   for (size_t k = 0; k < pairs.size(); ++k) {
+    if (k + kPrefetchAhead < pairs.size()) {
+      model.Prefetch(PackedUser(pairs[k + kPrefetchAhead]), PackedItem(pairs[k + kPrefetchAhead]));
+    }
     out->user[k] = PackedUser(pairs[k]);
     out->item[k] = PackedItem(pairs[k]);
     out->rating[k] = static_cast<uint8_t>(model.Rating(out->user[k], out->item[k]));
@@ -351,6 +402,9 @@ Status GenerateRatings(const GenOptions& options, const std::string& out_path) {
   bool ok = true;
   int err = 0;
   for (size_t k = 0; k < pairs.size() && ok; ++k) {
+    if (k + kPrefetchAhead < pairs.size()) {
+      model.Prefetch(PackedUser(pairs[k + kPrefetchAhead]), PackedItem(pairs[k + kPrefetchAhead]));
+    }
     int32_t u = PackedUser(pairs[k]), i = PackedItem(pairs[k]);
     char* p = buf.data() + used;
     char* end = buf.data() + buf.size();

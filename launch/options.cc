@@ -74,7 +74,7 @@ Status ParseTrainOptions(int argc, const char* const* argv, TrainOptions* out, s
   std::vector<std::string> y_range;
   uint64_t seed = 42;
   bool skip_bad = false;
-  po::options_description data("Data");
+  po::options_description data("Data", 100);
   data.add_options()
       ("data", po::value(&o.data.data), "ratings file (u.data, ratings.dat, ratings.csv, ...)")
       ("format", po::value(&format)->default_value("auto"),
@@ -82,19 +82,19 @@ Status ParseTrainOptions(int argc, const char* const* argv, TrainOptions* out, s
        "(user::item::rating::ts), csv has a header naming userId,movieId,rating")
       ("valid-data", po::value(&o.data.valid_data),
        "explicit validation file (e.g. ml-100k u1.test); replaces --valid-pct")
-      ("valid-pct", po::value(&o.data.valid_pct)->default_value(0.2),
+      ("valid-pct", po::value(&o.data.valid_pct)->default_value(0.2, "0.2"),
        "seeded random fraction of the ratings held out for validation")
       ("skip-bad-lines", po::bool_switch(&skip_bad),
        "skip (and count) malformed lines and out-of-range ratings instead of failing");
-  po::options_description model("Model and training");
+  po::options_description model("Model and training", 100);
   model.add_options()
       ("factors", po::value(&o.train.dims.k)->default_value(50), "embedding size k")
       ("y-range", po::value(&y_range)->multitoken(),
        "LO HI of sigmoid_range (default 0 5.5); ratings outside it are bad input")
       ("epochs", po::value(&o.train.epochs)->default_value(5), "epochs")
       ("batch-size", po::value(&o.train.batch_size)->default_value(64), "global minibatch size")
-      ("lr", po::value(&o.train.lr)->default_value(5e-3), "maximum learning rate")
-      ("wd", po::value(&o.train.optimizer.wd)->default_value(0.1),
+      ("lr", po::value(&o.train.lr)->default_value(5e-3, "5e-3"), "maximum learning rate")
+      ("wd", po::value(&o.train.optimizer.wd)->default_value(0.1, "0.1"),
        "weight decay: decoupled for adam, coupled L2 for sgd and adagrad")
       ("optimizer", po::value(&optimizer)->default_value("adam"), "adam|sgd|adagrad")
       ("schedule", po::value(&schedule)->default_value("one-cycle"),
@@ -102,7 +102,7 @@ Status ParseTrainOptions(int argc, const char* const* argv, TrainOptions* out, s
       ("seed", po::value(&seed)->default_value(42), "seed of the split, the init and the order")
       ("eval-batch", po::value(&o.train.eval_batch)->default_value(16384),
        "validation ratings per worker per evaluation round");
-  po::options_description run("Cluster and output");
+  po::options_description run("Cluster and output", 100);
   run.add_options()
       ("ps", po::value(&o.ps)->default_value(1),
        "server ranks S: ranks 0..S-1 serve shards, the rest train; with one rank, or --ps 0, "
@@ -112,15 +112,17 @@ Status ParseTrainOptions(int argc, const char* const* argv, TrainOptions* out, s
        "write the final model as NumPy files + users.tsv/items.tsv into this directory")
       ("config", po::value(&config), "read options from an INI file (command line wins)")
       ("help,h", "show this help");
-  po::options_description all("cfps train: train DotProductBias with sharded parameter servers\n\n"
-                              "usage: [mpirun -np P] cfps train --data FILE [options]\n");
+  po::options_description all(100);
   all.add(data).add(model).add(run);
 
   po::variables_map vm;
   CFPS_RETURN_IF_ERROR(Parse(argc, argv, all, "config", &vm));
   if (vm.count("help")) {
     std::ostringstream os;
-    os << all;
+    os << "cfps train: train fastbook's DotProductBias with sharded parameter servers\n\n"
+          "usage: cfps train --data FILE [options]                  (one process)\n"
+          "       mpirun -np P cfps train --ps S --data FILE [...]  (S servers, P-S workers)\n"
+       << all;
     *help = os.str();
     return Status::OK();
   }
@@ -169,16 +171,13 @@ Status ParseGenOptions(int argc, const char* const* argv, GenOptions* gen, std::
                        std::string* help) {
   GenOptions g;
   std::string out;
-  po::options_description desc(
-      "cfps gen: a synthetic MovieLens-shaped ratings file (planted low-rank model + noise,\n"
-      "Zipf item popularity), tab-separated like ml-100k u.data\n\n"
-      "usage: cfps gen --out FILE [options]\n\nOptions");
+  po::options_description desc("Options", 100);
   desc.add_options()
       ("users", po::value(&g.users)->default_value(943), "number of users")
       ("items", po::value(&g.items)->default_value(1682), "number of items")
       ("ratings", po::value(&g.ratings)->default_value(100000), "number of ratings")
       ("factors", po::value(&g.factors)->default_value(16), "rank of the planted model")
-      ("noise", po::value(&g.noise)->default_value(0.5), "std of the Gaussian rating noise")
+      ("noise", po::value(&g.noise)->default_value(0.5, "0.5"), "std of the Gaussian rating noise")
       ("seed", po::value(&g.seed)->default_value(42), "seed")
       ("out", po::value(&out), "output file (written atomically)")
       ("help,h", "show this help");
@@ -186,7 +185,10 @@ Status ParseGenOptions(int argc, const char* const* argv, GenOptions* gen, std::
   CFPS_RETURN_IF_ERROR(Parse(argc, argv, desc, "", &vm));
   if (vm.count("help")) {
     std::ostringstream os;
-    os << desc;
+    os << "cfps gen: a synthetic MovieLens-shaped ratings file (planted low-rank model + noise,\n"
+          "Zipf item popularity), tab-separated like ml-100k u.data\n\n"
+          "usage: cfps gen --out FILE [options]\n\n"
+       << desc;
     *help = os.str();
     return Status::OK();
   }

@@ -2,7 +2,7 @@
 # Determinism: the exported model is bitwise identical for S = 1, 2, 3 server ranks with the same
 # workers and seed, and for the all-serve mode (--ps 0) with the same number of workers.
 # Also: one process equals 1 server + 1 worker.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib.bash"
 "$CFPS" gen --users 300 --items 200 --ratings 20000 --seed 5 --out "$WORK/r.data" 2>/dev/null
 common=(--data "$WORK/r.data" --factors 8 --epochs 2 --batch-size 128)
 sums() { (cd "$1" && sha256sum user_factors.npy user_bias.npy item_factors.npy item_bias.npy users.tsv items.tsv); }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The export is readable by numpy.load with fastbook's layout, the vocab files map rows to raw ids,
 # --metrics-out has one JSON line per epoch with the documented keys, and --config works.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib.bash"
 "$PY" -c 'import numpy' 2>/dev/null || { echo "skipped: $PY has no numpy"; exit 0; }
 "$CFPS" gen --users 120 --items 80 --ratings 5000 --seed 1 --out "$WORK/r.data" 2>/dev/null
 awk 'NR % 5 != 0' "$WORK/r.data" > "$WORK/train.data"

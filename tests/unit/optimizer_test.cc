@@ -507,10 +507,12 @@ TEST(OptimizerRow, VectorizedUpdateMatchesTheScalarFormulaBitwise) {
         ScalarUpdate(step, g.data(), p_ref.data(), state_ref.data());
       }
       ExpectSameFloats(p.data(), p_ref.data(), width, "row ");
-      ExpectSameFloats(state.data(), state_ref.data(), sw, "state ");
       // The same code on a shifted copy: always bitwise, FMA or not.
       EXPECT_EQ(std::memcmp(p_off.data() + 1, p.data(), width * sizeof(float)), 0);
-      EXPECT_EQ(std::memcmp(state_off.data() + 1, state.data(), sw * sizeof(float)), 0);
+      if (sw > 0) {
+        ExpectSameFloats(state.data(), state_ref.data(), sw, "state ");
+        EXPECT_EQ(std::memcmp(state_off.data() + 1, state.data(), sw * sizeof(float)), 0);
+      }
     }
   }
 }
