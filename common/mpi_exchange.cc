@@ -1,9 +1,11 @@
 #include "common/mpi_exchange.h"
 
 #include <sys/prctl.h>
+#include <sched.h>
 #include <time.h>
 
 #include <climits>
+#include <cstdlib>
 #include <cstring>
 
 #include "common/status.h"
@@ -37,6 +39,10 @@ void PoliteWait::Idle() {
   }
   double waited_us = std::chrono::duration<double, std::micro>(now - start_).count();
   if (waited_us < config_.spin_us) return;
+  if (waited_us < config_.yield_us) {
+    sched_yield();
+    return;
+  }
   timespec ts{0, static_cast<long>(sleep_us_ * 1000.0)};
   nanosleep(&ts, nullptr);
   sleep_us_ = std::min(sleep_us_ * 2.0, config_.max_sleep_us);
@@ -47,6 +53,11 @@ MpiExchange::MpiExchange(MPI_Comm comm) {
   MPI_Comm_rank(comm_, &rank_);
   MPI_Comm_size(comm_, &size_);
   ReduceTimerSlack();
+  // Tuning knobs for experiments and unusual machines (README.md, "Waiting").
+  if (const char* v = std::getenv("CFPS_WAIT_SPIN_US")) wait_config_.spin_us = std::atof(v);
+  if (const char* v = std::getenv("CFPS_WAIT_YIELD_US")) wait_config_.yield_us = std::atof(v);
+  if (const char* v = std::getenv("CFPS_WAIT_MIN_SLEEP_US")) wait_config_.min_sleep_us = std::atof(v);
+  if (const char* v = std::getenv("CFPS_WAIT_MAX_SLEEP_US")) wait_config_.max_sleep_us = std::atof(v);
 }
 
 MpiExchange::~MpiExchange() {

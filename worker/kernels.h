@@ -24,6 +24,7 @@
 //   then for f = 0..k-1: gU[f] += delta * v[f]; gU[k] += delta; the same for gV with u.
 // Gradients are reduced into one row per slot by visiting samples in increasing index: for every
 // row the additions happen in sample order, so the result is the same on every run (no atomics).
+// (Bitwise claims assume a*b+c is not fused into an FMA: the baseline x86-64 target has none.)
 // The caller zeroes the gradient rows; rows of urows/irows/ugrad/igrad must not overlap. No
 // allocation. These functions are the readable CPU reference that every faster path (CUDA) is
 // tested against. T is float in training, double in the finite-difference tests.

@@ -13,10 +13,11 @@
 # pushed per epoch (mean over epochs), and rank 0's CPU time against its wall time (the server in
 # the mpirun modes; the server+worker rank in the single process).
 # The PyTorch reference (Debian's /usr/bin/python3 with python3-torch, 1 thread) is measured the
-# same way (median of epochs 1..E-1, median of TORCH_RUNS runs) at TORCH_BATCHES (default 64).
+# same way (median of epochs 1..E-1, median of TORCH_RUNS runs) at TORCH_BATCHES (default 64 and
+# 1024; batch 64 is fastbook's setting), and the table ends with the ratios cfps/torch.
 #
 # Environment: ML100K (data file; default ../shared/data/ml-100k/u.data relative to the repo root),
-# RUNS (3), EPOCHS (5), BATCHES ("64 1024"), TORCH_RUNS (3), TORCH_BATCHES ("64"),
+# RUNS (3), EPOCHS (5), BATCHES ("64 1024"), TORCH_RUNS (3), TORCH_BATCHES ("64 1024"),
 # TORCH_PYTHON (/usr/bin/python3). Needs no jq: awk parses the JSON lines.
 set -euo pipefail
 
@@ -27,7 +28,7 @@ RUNS=${RUNS:-3}
 EPOCHS=${EPOCHS:-5}
 BATCHES=${BATCHES:-64 1024}
 TORCH_RUNS=${TORCH_RUNS:-3}
-TORCH_BATCHES=${TORCH_BATCHES:-64}
+TORCH_BATCHES=${TORCH_BATCHES:-64 1024}
 TORCH_PYTHON=${TORCH_PYTHON:-/usr/bin/python3}
 
 if [ ! -f "$DATA" ]; then
@@ -43,6 +44,12 @@ fi
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/cfps-bench.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT
+
+# Run a snapshot of the executable, so that a rebuild of build/cfps during the benchmark (other
+# work on the same tree) cannot swap or truncate it under a run.
+cp "$ROOT/build/cfps" "$TMP/cfps"
+CFPS=$TMP/cfps
+"$CFPS" train --help >/dev/null 2>&1 || { echo "ml100k_bench: $ROOT/build/cfps does not run (being rebuilt?)" >&2; exit 1; }
 
 # median of the numbers on stdin (one per line); "nan" when there are none
 median() {
@@ -99,13 +106,14 @@ mode_cmd() {
 
 echo "== cfps ml-100k speed benchmark"
 echo "host: $(uname -n), $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg); $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
-echo "cfps: $CFPS"
+echo "cfps: $ROOT/build/cfps (built $(date -u -r "$ROOT/build/cfps" '+%Y-%m-%d %H:%M:%S UTC'), run from a copy)"
 echo "data: $DATA"
 if awk -v l="$(cut -d' ' -f1 /proc/loadavg)" -v n="$(nproc)" 'BEGIN { exit !(l > 0.5 * n) }'; then
   echo "warning: the 1-minute load average is high for $(nproc) cores: other jobs share the machine, rates will be noisy"
 fi
-for mode in single 1+1 1+2; do mode_cmd "$mode"; echo "command: ${CMD[*]} --data DATA --batch-size B --epochs $EPOCHS --metrics-out FILE"; done
-echo "runs per cell: $RUNS, epochs: $EPOCHS; ratings/s = median over runs of (median of epochs 1..$((EPOCHS - 1)) ratings_per_s)"
+for mode in single 1+1 1+2; do mode_cmd "$mode"; echo "command: ${CMD[*]/#"$CFPS"/build/cfps} --data DATA --batch-size B --epochs $EPOCHS --metrics-out FILE"; done
+if [ "$EPOCHS" -gt 1 ]; then steady="median of epochs 1..$((EPOCHS - 1))"; else steady="epoch 0"; fi
+echo "runs per cell: $RUNS, epochs: $EPOCHS; ratings/s = median over runs of ($steady ratings_per_s, training loop only)"
 echo
 
 declare -A RATE MSE PULLED PUSHED USAGE WALL
@@ -185,7 +193,7 @@ else
   echo
   echo "== ratio cfps / torch (ratings/s)"
   for b in $TORCH_BATCHES; do
-    for mode in single 1+1; do
+    for mode in $MODES; do
       [ -n "${RATE[$mode,$b]:-}" ] || continue
       printf '%-22s %6s %10sx\n' "$(mode_label "$mode")" "$b" \
         "$(awk -v a="${RATE[$mode,$b]}" -v t="${TRATE[$b]}" 'BEGIN { printf "%.1f", a / t }')"

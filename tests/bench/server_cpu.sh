@@ -36,6 +36,11 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# Run a snapshot of the executable: a concurrent rebuild of build/cfps cannot break the run.
+cp "$ROOT/build/cfps" "$TMP/cfps"
+CFPS=$TMP/cfps
+"$CFPS" train --help >/dev/null 2>&1 || { echo "server_cpu: $ROOT/build/cfps does not run (being rebuilt?)" >&2; exit 2; }
+
 # "busy total user system" jiffies of the aggregate cpu line (busy excludes idle and iowait)
 cpu_jiffies() {
   awk '$1 == "cpu" { t = 0; for (i = 2; i <= NF; i++) t += $i
@@ -48,14 +53,14 @@ CMD=(mpirun -np 3 "$CFPS" train --ps 1 --data "$TMP/ratings.data" --epochs "$EPO
      --batch-size "$BATCH")
 echo "== cfps server CPU while serving 2 workers"
 echo "host: $(uname -n), $(nproc) cores, load average before the run $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "command: ${CMD[*]}   (data: cfps gen --out FILE, ml-100k-shaped)"
+echo "command: ${CMD[*]/#"$CFPS"/build/cfps}   (data: cfps gen --out FILE, ml-100k-shaped)"
 
 # Background load of the machine (other jobs) just before the run, for comparison.
 read -r qb0 qt0 _ _ < <(cpu_jiffies)
 sleep "$BASELINE_S"
 read -r qb1 qt1 _ _ < <(cpu_jiffies)
 awk -v b="$((qb1 - qb0))" -v t="$((qt1 - qt0))" -v s="$BASELINE_S" 'BEGIN {
-  printf "machine before the run (%s s idle baseline, other jobs): %.0f%% busy\n", s, t > 0 ? 100 * b / t : 0 }'
+  printf "machine before the run (%s s idle baseline, other jobs): %.0f%% busy\n", s, (t > 0 ? 100 * b / t : 0) }'
 
 # Background sampler: one /proc/stat line every SAMPLE_S seconds, for the peak interval.
 ( while :; do echo "$(date +%s.%N) $(cpu_jiffies)"; sleep "$SAMPLE_S"; done ) >"$TMP/samples" &

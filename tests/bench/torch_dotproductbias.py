@@ -158,6 +158,8 @@ def main():
     ap.add_argument("--wd", type=float, default=0.1)
     ap.add_argument("--factors", type=int, default=50)
     ap.add_argument("--valid-pct", type=float, default=0.2)
+    ap.add_argument("--valid-data", default=None,
+                    help="explicit validation file (e.g. u1.test); --data is then all training")
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--optimizer", choices=["adamw", "fastai"], default="adamw",
@@ -175,10 +177,19 @@ def main():
     rng = np.random.default_rng(args.seed)
 
     users, items, ratings = load_ratings(args.data)
-    n = len(ratings)
-    perm = rng.permutation(n)
-    n_valid = int(args.valid_pct * n)
-    valid_idx, train_idx = perm[:n_valid], perm[n_valid:]
+    if args.valid_data:
+        vu_raw, vi_raw, vr_raw = load_ratings(args.valid_data)
+        n_train_raw = len(ratings)
+        users = np.concatenate([users, vu_raw])
+        items = np.concatenate([items, vi_raw])
+        ratings = np.concatenate([ratings, vr_raw])
+        train_idx = np.arange(n_train_raw)
+        valid_idx = np.arange(n_train_raw, len(ratings))
+    else:
+        n = len(ratings)
+        perm = rng.permutation(n)
+        n_valid = int(args.valid_pct * n)
+        valid_idx, train_idx = perm[:n_valid], perm[n_valid:]
     tu, vu, n_users = categorify(users[train_idx], users[valid_idx])
     ti, vi, n_items = categorify(items[train_idx], items[valid_idx])
     x_train = torch.from_numpy(np.stack([tu, ti], axis=1))

@@ -3,6 +3,8 @@
 // rows, updates on those rows only), hand-worked single-row updates, and the SIMD body against
 // the scalar formula bit for bit.
 
+#include "ps/optimizer.h"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -18,7 +20,6 @@
 #include <vector>
 
 #include "common/schedule.h"
-#include "ps/optimizer.h"
 #include "worker/kernels.h"
 
 namespace cfps {
@@ -147,8 +148,8 @@ std::vector<int32_t> UniqueSorted(std::vector<int32_t> ids) {
 std::vector<int32_t> SlotsOf(const std::vector<int32_t>& ids, const std::vector<int32_t>& unique) {
   std::vector<int32_t> slots;
   for (int32_t id : ids) {
-    slots.push_back(static_cast<int32_t>(std::lower_bound(unique.begin(), unique.end(), id) -
-                                         unique.begin()));
+    slots.push_back(
+        static_cast<int32_t>(std::lower_bound(unique.begin(), unique.end(), id) - unique.begin()));
   }
   return slots;
 }
@@ -165,9 +166,8 @@ void ExpectUntouchedUnchanged(const Table& before, const Table& after,
   const size_t state_width = before.state.size() / n;
   for (int r = 0; r < n; ++r) {
     if (std::binary_search(touched.begin(), touched.end(), r)) continue;
-    EXPECT_EQ(std::memcmp(&before.rows[r * kWidth], &after.rows[r * kWidth],
-                          kWidth * sizeof(float)),
-              0)
+    EXPECT_EQ(
+        std::memcmp(&before.rows[r * kWidth], &after.rows[r * kWidth], kWidth * sizeof(float)), 0)
         << name << " row " << r;
     if (state_width > 0) {
       EXPECT_EQ(std::memcmp(&before.state[r * state_width], &after.state[r * state_width],
@@ -192,9 +192,9 @@ double LazyStep(const PreparedStep& step, const Json& batch, Model* m) {
   const std::vector<float> urows = Gather(m->users.rows, uids), irows = Gather(m->items.rows, iids);
   std::vector<float> ugrad(urows.size(), 0.0f), igrad(irows.size(), 0.0f);
   const int64_t b = static_cast<int64_t>(ratings.size());
-  const double sse = ForwardBackward<float>(ModelDims{kK, 0.0, 5.5}, b, uslot.data(), islot.data(),
-                                            ratings.data(), urows.data(), irows.data(), b,
-                                            ugrad.data(), igrad.data());
+  const double sse =
+      ForwardBackward<float>(ModelDims{kK, 0.0, 5.5}, b, uslot.data(), islot.data(), ratings.data(),
+                             urows.data(), irows.data(), b, ugrad.data(), igrad.data());
   const Model before = *m;
   const int state_width = StateFloatsPerRow(step.kind, kWidth);
   for (size_t j = 0; j < uids.size(); ++j) {
@@ -521,7 +521,8 @@ TEST(OptimizerRow, VectorizedUpdateMatchesTheScalarFormulaBitwise) {
 
 TEST(OptimizerNames, ParsesTheThreeNamesAndRoundTrips) {
   for (OptimizerKind kind : {OptimizerKind::kAdam, OptimizerKind::kSgd, OptimizerKind::kAdagrad}) {
-    OptimizerKind parsed = kind == OptimizerKind::kAdam ? OptimizerKind::kSgd : OptimizerKind::kAdam;
+    OptimizerKind parsed =
+        kind == OptimizerKind::kAdam ? OptimizerKind::kSgd : OptimizerKind::kAdam;
     ASSERT_TRUE(ParseOptimizerKind(OptimizerName(kind), &parsed).ok()) << OptimizerName(kind);
     EXPECT_EQ(parsed, kind);
   }

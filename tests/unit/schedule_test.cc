@@ -1,6 +1,8 @@
 // Tests of the learning-rate and momentum schedules (common/schedule.h) against the float64
 // one-cycle definition in tests/data/golden/onecycle.json.
 
+#include "common/schedule.h"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -12,8 +14,6 @@
 #include <sstream>
 #include <string>
 #include <vector>
-
-#include "common/schedule.h"
 
 namespace cfps {
 namespace {
