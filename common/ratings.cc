@@ -78,6 +78,14 @@ class Interner {
  public:
   explicit Interner(std::vector<std::string>* names) : names_(names), slots_(1024), mask_(1023) {}
 
+  // Pulls the slot where `s` is probably found towards the cache. always_inline: GCC deems a
+  // function made only of a prefetch pure and drops calls to it.
+  [[gnu::always_inline]] void Prefetch(std::string_view s) const {
+    const size_t n = s.size();
+    const uint64_t h = n <= 8 ? HashShort(ShortKey(s.data(), n), n) : HashLong(s.data(), n);
+    __builtin_prefetch(&slots_[h & mask_]);
+  }
+
   int32_t Intern(std::string_view s) {
     const size_t n = s.size();
     if (n <= 8) {
@@ -225,6 +233,7 @@ class CsvSplitter {
   // many fields, else the number of fields it has.
   size_t Split(std::string_view line, char delim, size_t max_field, std::string_view* fields) {
     if (scratch_.size() <= max_field) scratch_.resize(max_field + 1);
+    used_scratch_ = false;
     size_t count = 0;
     size_t pos = 0;
     for (;;) {
@@ -258,6 +267,7 @@ class CsvSplitter {
     while (start < line.size() && IsBlank(line[start]) && line[start] != delim) ++start;
     if (start < line.size() && line[start] == '"') {
       std::string& s = scratch_[slot];
+      used_scratch_ = true;
       s.clear();
       s.reserve(kOverRead);  // see kOverRead
       size_t k = start + 1;
@@ -293,6 +303,11 @@ class CsvSplitter {
   }
 
   std::vector<std::string> scratch_;
+  bool used_scratch_ = false;
+
+ public:
+  // Whether a field of the last Split lives in scratch (valid only until the next Split).
+  bool used_scratch() const { return used_scratch_; }
 };
 
 class RatingsParser {
@@ -355,14 +370,31 @@ class RatingsParser {
       error_ = std::string("empty ") + (f[0].empty() ? "user" : "item") + " id: " + Quote(line);
       return Bad(line_no);
     }
-    out_->user.push_back(users_.Intern(f[0]));
-    out_->item.push_back(items_.Intern(f[1]));
-    out_->rating.push_back(static_cast<float>(value));
+    pending_[num_pending_++] = {f[0], f[1], static_cast<float>(value)};
+    // Unquoted csv fields live in scratch strings that the next line overwrites.
+    if (num_pending_ == kBatch || (format_ == RatingsFormat::kCsv && csv_.used_scratch())) Flush();
     return Status::OK();
+  }
+
+  // Interns and stores the pending ratings. Must run before the bytes they point into change.
+  // Batching lets the hash-table slots of a whole batch be fetched at once: with ids in random
+  // order (a shuffled 25M file has 162k users) every lookup is otherwise a cache miss in turn.
+  void Flush() {
+    for (int k = 0; k < num_pending_; ++k) {
+      users_.Prefetch(pending_[k].user);
+      items_.Prefetch(pending_[k].item);
+    }
+    for (int k = 0; k < num_pending_; ++k) {
+      out_->user.push_back(users_.Intern(pending_[k].user));
+      out_->item.push_back(items_.Intern(pending_[k].item));
+      out_->rating.push_back(pending_[k].rating);
+    }
+    num_pending_ = 0;
   }
 
   // Call after the last line.
   Status Finish() {
+    Flush();
     if (out_->rating.empty()) {
       std::string msg = "'" + path_ + "' contains no ratings";
       if (out_->skipped_lines > 0) {
@@ -484,6 +516,13 @@ class RatingsParser {
   Ratings* out_;
   RatingsFormat format_;
   Interner users_, items_;
+  struct Pending {
+    std::string_view user, item;
+    float rating;
+  };
+  static constexpr int kBatch = 16;
+  Pending pending_[kBatch];
+  int num_pending_ = 0;
   bool seen_first_ = false;
   char delim_ = ',';
   size_t user_col_ = 0, item_col_ = 1, rating_col_ = 2, max_col_ = 2;
@@ -578,6 +617,7 @@ Status ReadRatings(const std::string& path, const ReadOptions& options, Ratings*
       }
       break;
     }
+    parser.Flush();  // the pending ids point into the bytes about to move
     std::memmove(buf.data(), data + pos, have - pos);
     have -= pos;
     if (have == capacity) {  // a line longer than the buffer
