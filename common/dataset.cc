@@ -102,7 +102,8 @@ Status BuildDataset(const DataOptions& options, Dataset* out) {
   // permutation are the validation set. The permutation depends only on n and the seed (not on the
   // element type, so 32-bit indices are enough here).
   CFPS_CHECK_LE(n, static_cast<size_t>(std::numeric_limits<uint32_t>::max()));
-  const size_t n_valid = static_cast<size_t>(std::llround(static_cast<double>(n) * options.valid_pct));
+  const size_t n_valid =
+      static_cast<size_t>(std::llround(static_cast<double>(n) * options.valid_pct));
   if (n_valid >= n) {
     return Status::InvalidArgument("'" + options.data + "' has " + std::to_string(n) +
                                    " ratings: --valid-pct " + FormatDouble(options.valid_pct) +

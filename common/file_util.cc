@@ -22,46 +22,79 @@ std::string DirName(const std::string& path) {
 }
 }  // namespace
 
-Status WriteFileAtomic(const std::string& path, const void* data, size_t size) {
-  const std::string tmp = path + ".tmp." + std::to_string(getpid());
-  int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return Errno("cannot create", tmp);
-  const char* p = static_cast<const char*>(data);
-  size_t left = size;
+AtomicFileWriter::~AtomicFileWriter() {
+  if (fd_ >= 0) {
+    close(fd_);
+    unlink(tmp_.c_str());
+  }
+}
+
+Status AtomicFileWriter::Open(const std::string& path) {
+  path_ = path;
+  tmp_ = path + ".tmp." + std::to_string(getpid());
+  fd_ = open(tmp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd_ < 0) return Errno("cannot create", tmp_);
+  buffer_.reserve(1 << 20);
+  return Status::OK();
+}
+
+Status AtomicFileWriter::Flush() {
+  const char* p = buffer_.data();
+  size_t left = buffer_.size();
   while (left > 0) {
-    ssize_t n = write(fd, p, left);
+    ssize_t n = write(fd_, p, left);
     if (n < 0) {
       if (errno == EINTR) continue;
-      Status s = Errno("cannot write", tmp);
-      close(fd);
-      unlink(tmp.c_str());
-      return s;
+      return Errno("cannot write", tmp_);
     }
     p += n;
     left -= static_cast<size_t>(n);
   }
-  if (fsync(fd) != 0) {
-    Status s = Errno("cannot sync", tmp);
-    close(fd);
-    unlink(tmp.c_str());
-    return s;
+  buffer_.clear();
+  return Status::OK();
+}
+
+Status AtomicFileWriter::Append(const void* data, size_t n) {
+  CFPS_CHECK(fd_ >= 0);
+  written_ += n;
+  if (buffer_.size() + n > (1u << 20)) CFPS_RETURN_IF_ERROR(Flush());
+  if (n > (1u << 20)) {
+    buffer_.assign(static_cast<const char*>(data), n);
+    return Flush();
   }
+  buffer_.append(static_cast<const char*>(data), n);
+  return Status::OK();
+}
+
+Status AtomicFileWriter::Commit() {
+  CFPS_CHECK(fd_ >= 0);
+  CFPS_RETURN_IF_ERROR(Flush());
+  if (fsync(fd_) != 0) return Errno("cannot sync", tmp_);
+  int fd = fd_;
+  fd_ = -1;
   if (close(fd) != 0) {
-    Status s = Errno("cannot close", tmp);
-    unlink(tmp.c_str());
+    Status s = Errno("cannot close", tmp_);
+    unlink(tmp_.c_str());
     return s;
   }
-  if (rename(tmp.c_str(), path.c_str()) != 0) {
-    Status s = Errno("cannot rename to", path);
-    unlink(tmp.c_str());
+  if (rename(tmp_.c_str(), path_.c_str()) != 0) {
+    Status s = Errno("cannot rename to", path_);
+    unlink(tmp_.c_str());
     return s;
   }
-  int dfd = open(DirName(path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  int dfd = open(DirName(path_).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dfd >= 0) {
     fsync(dfd);
     close(dfd);
   }
   return Status::OK();
+}
+
+Status WriteFileAtomic(const std::string& path, const void* data, size_t size) {
+  AtomicFileWriter writer;
+  CFPS_RETURN_IF_ERROR(writer.Open(path));
+  CFPS_RETURN_IF_ERROR(writer.Append(data, size));
+  return writer.Commit();
 }
 
 Status ReadFile(const std::string& path, std::string* out) {

@@ -9,6 +9,29 @@
 
 namespace cfps {
 
+// Streams a file that appears under its final name only on Commit(): written to a temporary
+// name; Commit() fsyncs, renames and fsyncs the directory. Destroyed uncommitted, it removes the
+// temporary, so a failed or interrupted write never leaves a partial file under the real name.
+class AtomicFileWriter {
+ public:
+  AtomicFileWriter() = default;
+  ~AtomicFileWriter();
+  AtomicFileWriter(const AtomicFileWriter&) = delete;
+  AtomicFileWriter& operator=(const AtomicFileWriter&) = delete;
+
+  Status Open(const std::string& path);
+  Status Append(const void* data, size_t n);
+  Status Commit();
+  uint64_t bytes_written() const { return written_; }
+
+ private:
+  Status Flush();
+  std::string path_, tmp_;
+  int fd_ = -1;
+  std::string buffer_;
+  uint64_t written_ = 0;
+};
+
 // Writes `size` bytes to `path` atomically.
 Status WriteFileAtomic(const std::string& path, const void* data, size_t size);
 inline Status WriteFileAtomic(const std::string& path, const std::string& contents) {

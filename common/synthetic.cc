@@ -45,11 +45,11 @@ constexpr size_t kPrefetchAhead = 16;  // pairs
 // big arrays (the pair set, the pairs, the model) are accessed at random, and with 4 KiB pages
 // every access is also a TLB miss. Advisory only.
 void AdviseHugePages(void* data, size_t bytes) {
-  constexpr uintptr_t kHuge = uintptr_t{2} << 20;
+  constexpr size_t kHuge = size_t{2} << 20;
   if (bytes < 4 * kHuge) return;
-  uintptr_t begin = (reinterpret_cast<uintptr_t>(data) + kHuge - 1) & ~(kHuge - 1);
-  uintptr_t end = (reinterpret_cast<uintptr_t>(data) + bytes) & ~(kHuge - 1);
-  if (end > begin) (void)::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE);
+  char* p = static_cast<char*>(data);
+  const size_t head = (kHuge - reinterpret_cast<uintptr_t>(p) % kHuge) % kHuge;
+  (void)::madvise(p + head, (bytes - head) / kHuge * kHuge, MADV_HUGEPAGE);
 }
 
 // v = n copies of `value`, in memory advised for huge pages before it is touched.
@@ -199,8 +199,10 @@ class KeySet {
 // Draws the distinct (user, item) pairs, packed, in file order.
 Status SamplePairs(const GenOptions& o, std::vector<uint64_t>* pairs) {
   const int64_t n = o.ratings;
-  const std::vector<double> user_w = ZipfWeights(o.users, o.user_zipf, Hash4(o.seed, kGenSalt, kUserPerm, 0));
-  const std::vector<double> item_w = ZipfWeights(o.items, o.item_zipf, Hash4(o.seed, kGenSalt, kItemPerm, 0));
+  const std::vector<double> user_w =
+      ZipfWeights(o.users, o.user_zipf, Hash4(o.seed, kGenSalt, kUserPerm, 0));
+  const std::vector<double> item_w =
+      ZipfWeights(o.items, o.item_zipf, Hash4(o.seed, kGenSalt, kItemPerm, 0));
   const AliasTable user_alias(user_w), item_alias(item_w);
   const uint64_t cells = static_cast<uint64_t>(o.users) * static_cast<uint64_t>(o.items);
 
@@ -252,7 +254,8 @@ Status SamplePairs(const GenOptions& o, std::vector<uint64_t>* pairs) {
     cand.reserve(cells - pairs->size());
     for (uint64_t c = 0; c < cells; ++c) {
       if (taken[c]) continue;
-      double w = user_w[c / static_cast<uint64_t>(o.items)] * item_w[c % static_cast<uint64_t>(o.items)];
+      double w =
+          user_w[c / static_cast<uint64_t>(o.items)] * item_w[c % static_cast<uint64_t>(o.items)];
       double key = std::log(-std::log(rng.Uniform())) - std::log(w);
       cand.push_back({static_cast<float>(key), static_cast<uint32_t>(c)});
     }
@@ -261,7 +264,9 @@ Status SamplePairs(const GenOptions& o, std::vector<uint64_t>* pairs) {
     };
     std::nth_element(cand.begin(), cand.begin() + remaining, cand.end(), less);
     std::vector<uint32_t> chosen(static_cast<size_t>(remaining));
-    for (int64_t k = 0; k < remaining; ++k) chosen[static_cast<size_t>(k)] = cand[static_cast<size_t>(k)].cell;
+    for (int64_t k = 0; k < remaining; ++k) {
+      chosen[static_cast<size_t>(k)] = cand[static_cast<size_t>(k)].cell;
+    }
     std::vector<Candidate>().swap(cand);
     std::sort(chosen.begin(), chosen.end());
     for (uint32_t c : chosen) pairs->push_back(Pack(c / o.items, c % o.items));
@@ -276,9 +281,9 @@ Status SamplePairs(const GenOptions& o, std::vector<uint64_t>* pairs) {
     int64_t draws = 0;
     while (static_cast<int64_t>(pairs->size()) < n) {
       if (draws > max_draws) {
-        return Status::InvalidArgument(
-            "cannot draw " + std::to_string(n) + " distinct (user, item) pairs: popularity is too "
-            "concentrated for so many ratings; lower --item-zipf, --user-zipf or --ratings");
+        return Status::InvalidArgument("cannot draw " + std::to_string(n) +
+                                       " distinct (user, item) pairs: popularity is too "
+                                       "concentrated; lower --item-zipf, --user-zipf or --ratings");
       }
       for (int b = 0; b < kBatch; ++b) {
         int64_t u = user_alias.Sample(&rng);
@@ -302,7 +307,9 @@ Status SamplePairs(const GenOptions& o, std::vector<uint64_t>* pairs) {
 class PlantedModel {
  public:
   explicit PlantedModel(const GenOptions& o)
-      : k_(o.factors), noise_(o.noise), seed_(o.seed),
+      : k_(o.factors),
+        noise_(o.noise),
+        seed_(o.seed),
         user_(Table(o.users, o, kUserFactor, kUserBiasStd)),
         item_(Table(o.items, o, kItemFactor, kItemBiasStd)) {}
 
@@ -310,8 +317,10 @@ class PlantedModel {
   // order and the tables are larger than the caches at ml-25m scale.
   [[gnu::always_inline]] void Prefetch(int32_t u, int32_t i) const {  // see KeySet::Prefetch
     const size_t row_bytes = static_cast<size_t>(k_ + 1) * sizeof(float);
-    const char* p = reinterpret_cast<const char*>(&user_[static_cast<size_t>(u) * static_cast<size_t>(k_ + 1)]);
-    const char* q = reinterpret_cast<const char*>(&item_[static_cast<size_t>(i) * static_cast<size_t>(k_ + 1)]);
+    const char* p =
+        reinterpret_cast<const char*>(&user_[static_cast<size_t>(u) * static_cast<size_t>(k_ + 1)]);
+    const char* q =
+        reinterpret_cast<const char*>(&item_[static_cast<size_t>(i) * static_cast<size_t>(k_ + 1)]);
     for (size_t off = 0; off < row_bytes; off += 64) {
       __builtin_prefetch(p + off);
       __builtin_prefetch(q + off);
@@ -333,7 +342,7 @@ class PlantedModel {
  private:
   // Rows of k factors ~ N(0, s^2) with k s^4 = kDotStd^2, then the bias.
   static std::vector<float> Table(int64_t rows, const GenOptions& o, Purpose purpose,
-                                   double bias_std) {
+                                  double bias_std) {
     const int k = o.factors;
     const double s = std::sqrt(kDotStd / std::sqrt(static_cast<double>(k)));
     std::vector<float> t;
@@ -355,6 +364,12 @@ class PlantedModel {
 };
 
 std::string ErrnoText(int err) { return std::strerror(err); }
+
+std::string FormatDouble(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%g", v);
+  return buf;
+}
 
 }  // namespace
 
@@ -384,15 +399,15 @@ Status ValidateGenOptions(const GenOptions& o) {
   }
   if (!(o.noise >= 0 && std::isfinite(o.noise))) {
     return Status::InvalidArgument("--noise must be a finite number >= 0, got " +
-                                   std::to_string(o.noise));
+                                   FormatDouble(o.noise));
   }
   if (!(o.item_zipf >= 0 && o.item_zipf <= kMaxZipf)) {
     return Status::InvalidArgument("--item-zipf must be in [0, 10], got " +
-                                   std::to_string(o.item_zipf));
+                                   FormatDouble(o.item_zipf));
   }
   if (!(o.user_zipf >= 0 && o.user_zipf <= kMaxZipf)) {
     return Status::InvalidArgument("--user-zipf must be in [0, 10], got " +
-                                   std::to_string(o.user_zipf));
+                                   FormatDouble(o.user_zipf));
   }
   return Status::OK();
 }

@@ -49,7 +49,9 @@ Vocab Vocab::Build(const std::vector<std::string>& names) {
   // "10"). Equal values spelled differently ("7", "007") are ordered by their bytes.
   std::vector<int64_t> values(distinct.size());
   bool numeric = true;
-  for (size_t k = 0; k < distinct.size() && numeric; ++k) numeric = ParseInt64(distinct[k], &values[k]);
+  for (size_t k = 0; k < distinct.size() && numeric; ++k) {
+    numeric = ParseInt64(distinct[k], &values[k]);
+  }
   if (numeric) {
     std::vector<size_t> order(distinct.size());
     for (size_t k = 0; k < order.size(); ++k) order[k] = k;

@@ -7,5 +7,7 @@ namespace cfps {
 
 int RunTrain(int argc, const char* const* argv);
 int RunGen(int argc, const char* const* argv);
+int RunRecommend(int argc, const char* const* argv);  // launch/recommend_command.cc
+int RunPlot(int argc, const char* const* argv);       // launch/plot_command.cc
 
 }  // namespace cfps

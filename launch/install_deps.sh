@@ -2,7 +2,7 @@
 # Installs what cfps needs to build and test on Debian 12, and nothing that is already there.
 # Idempotent; safe to run as often as you like. CUDA/NCCL are optional and never installed here.
 set -euo pipefail
-PKGS="cmake g++ make libopenmpi-dev openmpi-bin libboost-program-options-dev libgtest-dev python3 python3-numpy"
+PKGS="cmake g++ make libopenmpi-dev openmpi-bin libboost-program-options-dev libgtest-dev zlib1g-dev python3 python3-numpy"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"

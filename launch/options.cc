@@ -207,7 +207,9 @@ std::string MainUsage() {
          "commands:\n"
          "  train   train on a ratings file; under mpirun, ranks 0..S-1 serve shards (--ps S)\n"
          "          and the others train\n"
-         "  gen     write a synthetic MovieLens-shaped ratings file\n";
+         "  gen     write a synthetic MovieLens-shaped ratings file\n"
+         "  recommend  top-N items for a user, most similar items, item biases (from --export)\n"
+         "  plot    draw train/valid loss per epoch from --metrics-out as an SVG\n";
 }
 
 }  // namespace cfps

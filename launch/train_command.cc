@@ -145,7 +145,8 @@ int RunTrain(int argc, const char* const* argv) {
   }
 
   Trainer trainer(ex, roles, &data, opt.train);
-  trainer.Train([&](const EpochMetrics& m) {
+  Trainer::Hooks hooks;
+  hooks.on_epoch = [&](const EpochMetrics& m) {
     std::printf("%-6d %-11.6f %-11.6f %-11.6f %-6s %-10.3g %-10s %-10s\n", m.epoch, m.train_loss,
                 m.valid_mse, m.valid_rmse, Clock(m.seconds).c_str(), m.ratings_per_s,
                 Bytes(static_cast<double>(m.bytes_pulled)).c_str(),
@@ -162,7 +163,8 @@ int RunTrain(int argc, const char* const* argv) {
                    static_cast<long long>(m.valid_unknown));
       std::fflush(metrics);
     }
-  });
+  };
+  trainer.Train(0, hooks);
   if (metrics) std::fclose(metrics);
 
   Status export_status;

@@ -47,6 +47,8 @@ class Shard {
   }
   std::vector<float>& values(int table) { return tables_[table].values; }
   std::vector<float>& states(int table) { return tables_[table].state; }
+  const std::vector<float>& values(int table) const { return tables_[table].values; }
+  const std::vector<float>& states(int table) const { return tables_[table].state; }
 
   // Copies rows local_ids[0..n) (each < local_rows) to out, n * width floats.
   void Gather(int table, const int32_t* local_ids, int64_t n, float* out) const;

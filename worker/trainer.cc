@@ -213,16 +213,25 @@ void Trainer::Evaluate(double* sse, int64_t* count) {
   *count = static_cast<int64_t>(local[1]);
 }
 
-void Trainer::Train(const std::function<void(const EpochMetrics&)>& on_epoch) {
+int64_t Trainer::Train(int64_t start_step, const Hooks& hooks) {
   std::vector<int32_t> order;
-  for (int epoch = 0; epoch < config_.epochs; ++epoch) {
+  const int64_t n_train = static_cast<int64_t>(data_->train.size());
+  int64_t step = start_step;
+  for (int epoch = static_cast<int>(start_step / steps_per_epoch_); epoch < config_.epochs;
+       ++epoch) {
     const double t0 = Now();
-    if (worker_ >= 0) {
-      EpochOrder(config_.seed, epoch, static_cast<int64_t>(data_->train.size()), &order);
-    }
+    if (worker_ >= 0) EpochOrder(config_.seed, epoch, n_train, &order);
     train_sse_ = 0;
     const StepStats before = stats_;
-    for (int64_t t = 0; t < steps_per_epoch_; ++t) Step(epoch * steps_per_epoch_ + t, order);
+    const int64_t first = step;
+    const int64_t end = (epoch + 1) * steps_per_epoch_;
+    bool stop = false;
+    while (step < end && !stop) {
+      Step(step, order);
+      ++step;
+      if (hooks.after_step) stop = hooks.after_step(step, step == end);
+    }
+    if (step < end) return step;  // stopped mid-epoch: no evaluation, no epoch line
     const double t1 = Now();
     double valid_sse = 0;
     int64_t valid_count = 0;
@@ -233,24 +242,29 @@ void Trainer::Train(const std::function<void(const EpochMetrics&)>& on_epoch) {
     exchange_->AllReduceSum(sums, 3);
     double times[2] = {t1 - t0, t2 - t0};
     exchange_->AllReduceMax(times, 2);
-    if (rank_ == 0 && on_epoch) {
+    if (rank_ == 0 && hooks.on_epoch) {
+      // Ratings trained in this epoch (fewer than n_train when it resumed mid-epoch).
+      const double trained = static_cast<double>(
+          std::min(n_train, (step - epoch * steps_per_epoch_) * config_.batch_size) -
+          std::min(n_train, (first - epoch * steps_per_epoch_) * config_.batch_size));
       EpochMetrics m;
       m.epoch = epoch;
-      m.step = (epoch + 1) * steps_per_epoch_;
-      const double n_train = static_cast<double>(data_->train.size());
-      m.train_loss = sums[0] / n_train;
+      m.step = step;
+      m.train_loss = trained > 0 ? sums[0] / trained : 0.0;
       m.valid_count = valid_count;
       m.valid_unknown = data_->valid_unknown;
       m.valid_mse = valid_count ? valid_sse / static_cast<double>(valid_count) : 0.0;
       m.valid_rmse = std::sqrt(m.valid_mse);
       m.train_seconds = times[0];
       m.seconds = times[1];
-      m.ratings_per_s = times[0] > 0 ? n_train / times[0] : 0.0;
+      m.ratings_per_s = times[0] > 0 ? trained / times[0] : 0.0;
       m.bytes_pulled = static_cast<int64_t>(sums[1]);
       m.bytes_pushed = static_cast<int64_t>(sums[2]);
-      on_epoch(m);
+      hooks.on_epoch(m);
     }
+    if (stop) return step;
   }
+  return step;
 }
 
 void Trainer::GatherModel(int root, std::vector<float>* users, std::vector<float>* items) {

@@ -75,8 +75,18 @@ class Trainer {
   int64_t steps_per_epoch() const { return steps_per_epoch_; }
   int64_t total_steps() const { return schedule_.total_steps; }
 
-  // Runs every epoch; on rank 0, calls on_epoch after each one. Collective.
-  void Train(const std::function<void(const EpochMetrics&)>& on_epoch);
+  struct Hooks {
+    // Rank 0, after each epoch.
+    std::function<void(const EpochMetrics&)> on_epoch;
+    // Every rank, after each step, with the global steps done and whether an epoch just ended;
+    // may run collectives (every rank calls it identically). Returns true to stop training.
+    std::function<bool(int64_t steps_done, bool epoch_end)> after_step;
+  };
+  // Runs the steps from global step `start_step` (0, or a checkpoint's step) to the end of the
+  // last epoch. The data order and schedule are pure functions of the global step, so a run
+  // resumed at step g continues exactly as if it had never stopped. Collective.
+  // Returns the global steps done when it returned.
+  int64_t Train(int64_t start_step, const Hooks& hooks);
   // Runs one global step (0-based across epochs) with the given epoch order. Collective.
   void Step(int64_t global_step, const std::vector<int32_t>& order);
   // Mean squared error over the validation set (sse, count) on every rank. Collective.

@@ -105,8 +105,11 @@ TEST(ReadRatings, TsvWithBlankRunsAndEmptyLine) {
   for (RatingsFormat format : {RatingsFormat::kAuto, RatingsFormat::kTsv}) {
     Ratings r;
     ASSERT_TRUE(Read(kData + "/small.data", &r, format).ok());
-    std::vector<Triple> want = {{"196", "242", 3}, {"186", "302", 3}, {"22", "377", 1},
-                                {"196", "51", 2},  {"186", "242", 4.5f}};
+    std::vector<Triple> want = {{"196", "242", 3},
+                                {"186", "302", 3},
+                                {"22", "377", 1},
+                                {"196", "51", 2},
+                                {"186", "242", 4.5f}};
     EXPECT_EQ(Triples(r), want);
     EXPECT_EQ(r.user_names, (std::vector<std::string>{"196", "186", "22"}));
     EXPECT_EQ(r.item_names, (std::vector<std::string>{"242", "302", "377", "51"}));
@@ -165,6 +168,47 @@ TEST(ReadRatings, CsvQuotedFields) {
   EXPECT_EQ(r.user_names, (std::vector<std::string>{"u1", "u2"}));
 }
 
+TEST(ReadRatings, CsvLongQuotedIds) {
+  // Ids longer than 8 bytes take the interner's long path, also from unescaped scratch space
+  // (29 bytes: just under the capacity a string grown by push_back has, so that a hash reading
+  // past the end would show under ASan).
+  TempDir dir;
+  std::string p = dir.Write("long.csv",
+                            "user,item,rating\n"
+                            "\"a long, quoted user id (29 b)\",\"item \"\"nine\"\" and more\",1\n"
+                            "a long user id without quotes,\"item \"\"nine\"\" and more\",2\n"
+                            "\"a long, quoted user id (29 b)\",123456789012345678,3\n");
+  Ratings r;
+  ASSERT_TRUE(Read(p, &r).ok());
+  std::vector<Triple> want = {{"a long, quoted user id (29 b)", "item \"nine\" and more", 1},
+                              {"a long user id without quotes", "item \"nine\" and more", 2},
+                              {"a long, quoted user id (29 b)", "123456789012345678", 3}};
+  EXPECT_EQ(Triples(r), want);
+  EXPECT_EQ(r.user, (std::vector<int32_t>{0, 1, 0}));
+  EXPECT_EQ(r.item, (std::vector<int32_t>{0, 0, 1}));
+}
+
+TEST(ReadRatings, CsvQuotedAndPlainIdsInterleaved) {
+  // Quoted ids are unescaped into scratch space that the next line reuses: they must be interned
+  // before it is, while plain ids are interned in batches.
+  std::string text = "userId,movieId,rating\n";
+  std::vector<Triple> want;
+  for (int k = 0; k < 200; ++k) {
+    std::string user = k % 3 == 0 ? "u,\"" + std::to_string(k % 7) : "p" + std::to_string(k % 5);
+    std::string item = "i" + std::to_string(k % 11);
+    std::string quoted_user = k % 3 == 0 ? "\"u,\"\"" + std::to_string(k % 7) + "\"" : user;
+    std::string quoted_item = k % 2 == 0 ? "\"" + item + "\"" : item;
+    text += quoted_user + "," + quoted_item + "," + std::to_string(k % 5 + 1) + "\n";
+    want.push_back({user, item, static_cast<float>(k % 5 + 1)});
+  }
+  TempDir dir;
+  Ratings r;
+  ASSERT_TRUE(Read(dir.Write("mix.csv", text), &r).ok());
+  EXPECT_EQ(Triples(r), want);
+  EXPECT_EQ(r.user_names.size(), 7u + 5u);
+  EXPECT_EQ(r.item_names.size(), 11u);
+}
+
 TEST(ReadRatings, CsvOtherDelimiterWithExplicitFormat) {
   TempDir dir;
   std::string p = dir.Write("tab.csv", "user\titem\trating\na\tb\t1\n");
@@ -184,7 +228,8 @@ TEST(ReadRatings, CrlfTsvAndWhitespaceOnlyLines) {
 
 TEST(ReadRatings, RatingSpellings) {
   TempDir dir;
-  std::string p = dir.Write("r.data", "a b 3.3\na b 4.25\na b +2\na b 1e0\na b 0\na b 5.5\na b 0.1\n");
+  std::string p =
+      dir.Write("r.data", "a b 3.3\na b 4.25\na b +2\na b 1e0\na b 0\na b 5.5\na b 0.1\n");
   Ratings r;
   ASSERT_TRUE(Read(p, &r).ok());
   EXPECT_EQ(r.rating, (std::vector<float>{3.3f, 4.25f, 2.0f, 1.0f, 0.0f, 5.5f, 0.1f}));
@@ -295,7 +340,8 @@ TEST(ReadRatingsErrors, NotANumber) {
   ExpectError(Read(dir.Write("inf.data", "1 2 3\n1 2 -inf\n"), &r),
               {"inf.data:2:", "'-inf'", "not a finite number"});
   ExpectError(Read(dir.Write("big.data", "1 2 1e999\n"), &r), {"big.data:1:", "not a finite"});
-  ExpectError(Read(dir.Write("part.data", "1 2 3x\n"), &r), {"part.data:1:", "'3x'", "not a number"});
+  ExpectError(Read(dir.Write("part.data", "1 2 3x\n"), &r),
+              {"part.data:1:", "'3x'", "not a number"});
   ExpectError(Read(dir.Write("q.csv", "userId,movieId,rating\n1,2,\"\"\n"), &r),
               {"q.csv:2:", "rating ''", "not a number"});
 }
@@ -342,8 +388,8 @@ TEST(ReadRatingsErrors, ExplicitFormatThatDoesNotFit) {
 
 TEST(ReadRatings, SkipBadLinesCounts) {
   TempDir dir;
-  std::string p = dir.Write("mixed.data",
-                            "1 10 3\n1 2\n2 20 abc\n\n3 30 9\n4 40 nan\n5 50 4\n6 60 -1\n");
+  std::string p =
+      dir.Write("mixed.data", "1 10 3\n1 2\n2 20 abc\n\n3 30 9\n4 40 nan\n5 50 4\n6 60 -1\n");
   Ratings r;
   ExpectError(Read(p, &r), {"mixed.data:2:"});
   ASSERT_TRUE(Read(p, &r, RatingsFormat::kAuto, true).ok());

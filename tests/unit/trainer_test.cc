@@ -25,7 +25,9 @@ TEST_P(LocalTrainerTest, MatchesTheDenseReferenceBitwise) {
   ASSERT_TRUE(Roles::Make(1, 1, &roles).ok());
   Trainer trainer(&ex, roles, &data, c);
   std::vector<EpochMetrics> epochs;
-  trainer.Train([&](const EpochMetrics& m) { epochs.push_back(m); });
+  Trainer::Hooks hooks;
+  hooks.on_epoch = [&](const EpochMetrics& m) { epochs.push_back(m); };
+  trainer.Train(0, hooks);
   ASSERT_EQ(epochs.size(), 3u);
   std::vector<float> users, items;
   trainer.GatherModel(0, &users, &items);
@@ -63,7 +65,9 @@ TEST(LocalTrainerTest, LearnsAPlantedSignal) {
   ASSERT_TRUE(Roles::Make(1, 1, &roles).ok());
   Trainer trainer(&ex, roles, &data, c);
   std::vector<EpochMetrics> epochs;
-  trainer.Train([&](const EpochMetrics& m) { epochs.push_back(m); });
+  Trainer::Hooks hooks;
+  hooks.on_epoch = [&](const EpochMetrics& m) { epochs.push_back(m); };
+  trainer.Train(0, hooks);
   EXPECT_LT(epochs.back().train_loss, 0.25 * epochs.front().train_loss + 0.05);
   EXPECT_LT(epochs.back().train_loss, 0.3);
 }

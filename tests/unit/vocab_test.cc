@@ -62,8 +62,8 @@ TEST(Vocab, EqualValuesSpelledDifferentlyAreOrderedByBytes) {
 
 TEST(Vocab, LargeIntegersStayNumeric) {
   Vocab v = Vocab::Build({"9223372036854775807", "-9223372036854775808", "5"});
-  EXPECT_EQ(v.names(), (std::vector<std::string>{"-9223372036854775808", "5",
-                                                 "9223372036854775807"}));
+  EXPECT_EQ(v.names(),
+            (std::vector<std::string>{"-9223372036854775808", "5", "9223372036854775807"}));
   // One past int64: not an integer any more, so every id sorts by bytes.
   Vocab w = Vocab::Build({"9223372036854775808", "5", "10"});
   EXPECT_EQ(w.names(), (std::vector<std::string>{"10", "5", "9223372036854775808"}));

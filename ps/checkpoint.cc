@@ -1,0 +1,427 @@
+#include "ps/checkpoint.h"
+
+#include <zlib.h>
+
+#include <cinttypes>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <sstream>
+
+#include "common/file_util.h"
+#include "common/sharding.h"
+
+namespace cfps {
+
+namespace {
+
+constexpr char kManifestHeader[] = "cfps checkpoint v1";
+
+// Little-endian field access at fixed offsets of the shard header.
+template <typename T>
+void Put(char* header, size_t offset, T value) {
+  std::memcpy(header + offset, &value, sizeof(T));
+}
+template <typename T>
+T Get(const char* header, size_t offset) {
+  T value;
+  std::memcpy(&value, header + offset, sizeof(T));
+  return value;
+}
+
+// A FILE* with a large buffer, closed on scope exit.
+struct FileCloser {
+  void operator()(FILE* f) const { std::fclose(f); }
+};
+using File = std::unique_ptr<FILE, FileCloser>;
+
+Status OpenForRead(const std::string& path, File* file, uint64_t* size) {
+  FILE* f = std::fopen(path.c_str(), "rb");
+  if (!f) return Status::IOError("cannot open '" + path + "': " + std::strerror(errno));
+  file->reset(f);
+  std::setvbuf(f, nullptr, _IOFBF, 1 << 20);
+  if (std::fseek(f, 0, SEEK_END) != 0) return Status::IOError("cannot seek '" + path + "'");
+  *size = static_cast<uint64_t>(std::ftell(f));
+  std::rewind(f);
+  return Status::OK();
+}
+
+Status ReadExact(FILE* f, void* dst, size_t n, const std::string& path) {
+  if (n && std::fread(dst, 1, n, f) != n) {
+    return Status::Corruption("'" + path + "' is truncated");
+  }
+  return Status::OK();
+}
+
+const CheckpointFile* FindFile(const CheckpointMeta& meta, const std::string& name) {
+  for (const CheckpointFile& f : meta.files) {
+    if (f.name == name) return &f;
+  }
+  return nullptr;
+}
+
+uint64_t ShardBodyBytes(int64_t local_users, int64_t local_items, int width, int state_width) {
+  return static_cast<uint64_t>(local_users + local_items) * sizeof(float) *
+         static_cast<uint64_t>(width + state_width);
+}
+
+// Reads and checks the header of shard `shard` of the checkpoint; fills its local row counts.
+Status ReadShardHeader(FILE* f, const std::string& path, uint64_t file_size,
+                       const CheckpointMeta& meta, int shard, int64_t local_rows[2]) {
+  char h[kShardHeaderBytes];
+  if (file_size < kShardHeaderBytes) {
+    return Status::Corruption("'" + path + "' is truncated: " + std::to_string(file_size) +
+                              " bytes, shorter than the header");
+  }
+  CFPS_RETURN_IF_ERROR(ReadExact(f, h, sizeof(h), path));
+  auto bad = [&](const std::string& why) { return Status::Corruption("'" + path + "': " + why); };
+  if (std::memcmp(h, kShardMagic, 8) != 0) return bad("not a cfps shard file (bad magic)");
+  if (Get<uint32_t>(h, 8) != kShardFormatVersion) {
+    return bad("shard format version " + std::to_string(Get<uint32_t>(h, 8)) +
+               ", this cfps reads version " + std::to_string(kShardFormatVersion));
+  }
+  if (Get<uint32_t>(h, 124) != Crc32(0, h, 124)) return bad("header checksum mismatch");
+  if (Get<uint64_t>(h, 16) != meta.run_id) {
+    return bad("belongs to another run (run id " + std::to_string(Get<uint64_t>(h, 16)) +
+               ", the MANIFEST says " + std::to_string(meta.run_id) + ")");
+  }
+  if (Get<int64_t>(h, 24) != meta.step) {
+    return bad("is from step " + std::to_string(Get<int64_t>(h, 24)) + ", the MANIFEST says " +
+               std::to_string(meta.step));
+  }
+  if (static_cast<int>(Get<uint32_t>(h, 32)) != shard ||
+      static_cast<int>(Get<uint32_t>(h, 36)) != meta.num_shards) {
+    return bad("is shard " + std::to_string(Get<uint32_t>(h, 32)) + " of " +
+               std::to_string(Get<uint32_t>(h, 36)) + ", expected " + std::to_string(shard) +
+               " of " + std::to_string(meta.num_shards));
+  }
+  if (static_cast<int>(Get<uint32_t>(h, 40)) != meta.k) {
+    return bad("has k=" + std::to_string(Get<uint32_t>(h, 40)) + ", the MANIFEST says k=" +
+               std::to_string(meta.k));
+  }
+  if (static_cast<int>(Get<uint32_t>(h, 44)) != static_cast<int>(meta.optimizer) ||
+      static_cast<int>(Get<uint32_t>(h, 48)) != meta.state_width) {
+    return bad("optimizer state does not match the MANIFEST");
+  }
+  if (Get<int64_t>(h, 56) != meta.users || Get<int64_t>(h, 64) != meta.items) {
+    return bad("table sizes do not match the MANIFEST");
+  }
+  local_rows[0] = Get<int64_t>(h, 72);
+  local_rows[1] = Get<int64_t>(h, 80);
+  if (local_rows[0] != RowsOnShard(meta.users, shard, meta.num_shards) ||
+      local_rows[1] != RowsOnShard(meta.items, shard, meta.num_shards)) {
+    return bad("local row counts do not match the sharding");
+  }
+  const uint64_t want = kShardHeaderBytes +
+                        ShardBodyBytes(local_rows[0], local_rows[1], meta.k + 1, meta.state_width) +
+                        4;
+  if (file_size != want) {
+    return bad(std::string(file_size < want ? "is truncated" : "is too long") + ": " +
+               std::to_string(file_size) + " bytes, expected " + std::to_string(want));
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
+uint32_t Crc32(uint32_t crc, const void* data, size_t n) {
+  const Bytef* p = static_cast<const Bytef*>(data);
+  while (n > 0) {
+    const uInt chunk = static_cast<uInt>(std::min<size_t>(n, 1u << 30));
+    crc = static_cast<uint32_t>(crc32(crc, p, chunk));
+    p += chunk;
+    n -= chunk;
+  }
+  return crc;
+}
+
+std::string StepDirName(int64_t step) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "step-%09" PRId64, step);
+  return buf;
+}
+
+std::string ShardFileName(int shard, int num_shards) {
+  char buf[64];
+  std::snprintf(buf, sizeof(buf), "shard-%05d-of-%05d.bin", shard, num_shards);
+  return buf;
+}
+
+std::string FormatManifest(const CheckpointMeta& m) {
+  std::ostringstream os;
+  os.precision(17);
+  os << kManifestHeader << "\n"
+     << "run_id " << m.run_id << "\n"
+     << "step " << m.step << "\n"
+     << "steps_per_epoch " << m.steps_per_epoch << "\n"
+     << "shards " << m.num_shards << "\n"
+     << "factors " << m.k << "\n"
+     << "optimizer " << OptimizerName(m.optimizer) << "\n"
+     << "state_width " << m.state_width << "\n"
+     << "users " << m.users << "\n"
+     << "items " << m.items << "\n"
+     << "train_ratings " << m.train_ratings << "\n"
+     << "seed " << m.seed << "\n"
+     << "batch_size " << m.batch_size << "\n"
+     << "workers " << m.workers << "\n"
+     << "epochs " << m.epochs << "\n"
+     << "lr " << m.lr << "\n"
+     << "wd " << m.wd << "\n"
+     << "schedule " << m.schedule << "\n"
+     << "y_range " << m.y_lo << " " << m.y_hi << "\n"
+     << "created " << m.created << "\n";
+  for (const CheckpointFile& f : m.files) {
+    os << "file " << f.name << " " << f.size << " " << f.crc << "\n";
+  }
+  std::string body = os.str();
+  return body + "manifest_crc " + std::to_string(Crc32(0, body.data(), body.size())) + "\n";
+}
+
+Status ParseManifest(const std::string& text, const std::string& path, CheckpointMeta* out) {
+  auto bad = [&](const std::string& why) {
+    return Status::Corruption("'" + path + "': " + why);
+  };
+  const size_t crc_pos = text.rfind("manifest_crc ");
+  if (text.compare(0, sizeof(kManifestHeader) - 1, kManifestHeader) != 0) {
+    return bad("not a cfps checkpoint MANIFEST (or from another version)");
+  }
+  if (crc_pos == std::string::npos || (crc_pos > 0 && text[crc_pos - 1] != '\n')) {
+    return bad("no manifest_crc line (truncated?)");
+  }
+  const std::string body = text.substr(0, crc_pos);
+  unsigned long long crc = 0;
+  if (std::sscanf(text.c_str() + crc_pos, "manifest_crc %llu", &crc) != 1 ||
+      crc != Crc32(0, body.data(), body.size())) {
+    return bad("checksum mismatch");
+  }
+  CheckpointMeta m;
+  std::istringstream in(body);
+  std::string line;
+  std::getline(in, line);
+  int seen = 0;
+  while (std::getline(in, line)) {
+    std::istringstream ls(line);
+    std::string key;
+    ls >> key;
+    bool ok = true;
+    if (key == "run_id") ok = static_cast<bool>(ls >> m.run_id);
+    else if (key == "step") ok = static_cast<bool>(ls >> m.step);
+    else if (key == "steps_per_epoch") ok = static_cast<bool>(ls >> m.steps_per_epoch);
+    else if (key == "shards") ok = static_cast<bool>(ls >> m.num_shards);
+    else if (key == "factors") ok = static_cast<bool>(ls >> m.k);
+    else if (key == "optimizer") {
+      std::string name;
+      ok = static_cast<bool>(ls >> name) && ParseOptimizerKind(name, &m.optimizer).ok();
+    } else if (key == "state_width") ok = static_cast<bool>(ls >> m.state_width);
+    else if (key == "users") ok = static_cast<bool>(ls >> m.users);
+    else if (key == "items") ok = static_cast<bool>(ls >> m.items);
+    else if (key == "train_ratings") ok = static_cast<bool>(ls >> m.train_ratings);
+    else if (key == "seed") ok = static_cast<bool>(ls >> m.seed);
+    else if (key == "batch_size") ok = static_cast<bool>(ls >> m.batch_size);
+    else if (key == "workers") ok = static_cast<bool>(ls >> m.workers);
+    else if (key == "epochs") ok = static_cast<bool>(ls >> m.epochs);
+    else if (key == "lr") ok = static_cast<bool>(ls >> m.lr);
+    else if (key == "wd") ok = static_cast<bool>(ls >> m.wd);
+    else if (key == "schedule") ok = static_cast<bool>(ls >> m.schedule);
+    else if (key == "y_range") ok = static_cast<bool>(ls >> m.y_lo >> m.y_hi);
+    else if (key == "created") ok = static_cast<bool>(ls >> m.created);
+    else if (key == "file") {
+      CheckpointFile f;
+      ok = static_cast<bool>(ls >> f.name >> f.size >> f.crc) &&
+           f.name.find('/') == std::string::npos;
+      m.files.push_back(f);
+      --seen;
+    } else {
+      return bad("unknown key '" + key + "'");
+    }
+    if (!ok) return bad("malformed line '" + line + "'");
+    ++seen;
+  }
+  if (seen != 19) return bad("missing fields");
+  if (m.num_shards <= 0 || m.k <= 0 || m.users < 0 || m.items < 0 || m.step < 0 ||
+      m.state_width != StateFloatsPerRow(m.optimizer, m.k + 1) || m.steps_per_epoch <= 0) {
+    return bad("inconsistent values");
+  }
+  if (m.files.size() != static_cast<size_t>(m.num_shards) + 2 ||
+      m.files[0].name != "users.tsv" || m.files[1].name != "items.tsv") {
+    return bad("file list does not match " + std::to_string(m.num_shards) + " shards");
+  }
+  for (int s = 0; s < m.num_shards; ++s) {
+    if (m.files[static_cast<size_t>(s) + 2].name != ShardFileName(s, m.num_shards)) {
+      return bad("file list does not match " + std::to_string(m.num_shards) + " shards");
+    }
+  }
+  *out = m;
+  return Status::OK();
+}
+
+Status OpenCheckpoint(const std::string& path, std::string* step_dir, CheckpointMeta* meta) {
+  std::string dir = path;
+  std::string latest;
+  if (ReadFile(JoinPath(path, "LATEST"), &latest).ok()) {
+    while (!latest.empty() && (latest.back() == '\n' || latest.back() == '\r')) latest.pop_back();
+    if (latest.empty() || latest.find('/') != std::string::npos) {
+      return Status::Corruption("'" + JoinPath(path, "LATEST") + "' does not name a step directory");
+    }
+    dir = JoinPath(path, latest);
+  }
+  std::string text;
+  const std::string manifest = JoinPath(dir, "MANIFEST");
+  Status s = ReadFile(manifest, &text);
+  if (!s.ok()) {
+    return Status::NotFound("no complete checkpoint in '" + path + "' (" + s.message() +
+                            "): expected DIR/LATEST or a step directory with a MANIFEST");
+  }
+  CFPS_RETURN_IF_ERROR(ParseManifest(text, manifest, meta));
+  *step_dir = dir;
+  return Status::OK();
+}
+
+Status WriteShardFile(const std::string& path, const Shard& shard, uint64_t run_id, int64_t step,
+                      CheckpointFile* entry) {
+  char h[kShardHeaderBytes] = {};
+  std::memcpy(h, kShardMagic, 8);
+  Put<uint32_t>(h, 8, kShardFormatVersion);
+  Put<uint32_t>(h, 12, kShardHeaderBytes);
+  Put<uint64_t>(h, 16, run_id);
+  Put<int64_t>(h, 24, step);
+  Put<uint32_t>(h, 32, static_cast<uint32_t>(shard.shard()));
+  Put<uint32_t>(h, 36, static_cast<uint32_t>(shard.num_shards()));
+  Put<uint32_t>(h, 40, static_cast<uint32_t>(shard.shape().k));
+  Put<uint32_t>(h, 44, static_cast<uint32_t>(shard.optimizer().kind));
+  Put<uint32_t>(h, 48, static_cast<uint32_t>(shard.state_width()));
+  Put<int64_t>(h, 56, shard.shape().rows[kUserTable]);
+  Put<int64_t>(h, 64, shard.shape().rows[kItemTable]);
+  Put<int64_t>(h, 72, shard.local_rows(kUserTable));
+  Put<int64_t>(h, 80, shard.local_rows(kItemTable));
+  Put<uint32_t>(h, 124, Crc32(0, h, 124));
+
+  AtomicFileWriter out;
+  CFPS_RETURN_IF_ERROR(out.Open(path));
+  CFPS_RETURN_IF_ERROR(out.Append(h, sizeof(h)));
+  uint32_t body_crc = 0;
+  uint32_t file_crc = Crc32(0, h, sizeof(h));
+  for (int t = 0; t < 2; ++t) {
+    for (const std::vector<float>* v : {&shard.values(t), &shard.states(t)}) {
+      const size_t bytes = v->size() * sizeof(float);
+      body_crc = Crc32(body_crc, v->data(), bytes);
+      file_crc = Crc32(file_crc, v->data(), bytes);
+      CFPS_RETURN_IF_ERROR(out.Append(v->data(), bytes));
+    }
+  }
+  CFPS_RETURN_IF_ERROR(out.Append(&body_crc, 4));
+  file_crc = Crc32(file_crc, &body_crc, 4);
+  const uint64_t size = out.bytes_written();
+  CFPS_RETURN_IF_ERROR(out.Commit());
+  entry->name = path.substr(path.find_last_of('/') + 1);
+  entry->size = size;
+  entry->crc = file_crc;
+  return Status::OK();
+}
+
+Status LoadShardRows(const std::string& step_dir, const CheckpointMeta& meta, int old_shard,
+                     Shard* shard) {
+  const std::string name = ShardFileName(old_shard, meta.num_shards);
+  const std::string path = JoinPath(step_dir, name);
+  const CheckpointFile* entry = FindFile(meta, name);
+  if (!entry) return Status::Corruption("'" + path + "' is not listed in the MANIFEST");
+  File f;
+  uint64_t size = 0;
+  CFPS_RETURN_IF_ERROR(OpenForRead(path, &f, &size));
+  int64_t local_rows[2];
+  CFPS_RETURN_IF_ERROR(ReadShardHeader(f.get(), path, size, meta, old_shard, local_rows));
+  if (shard->shape().k != meta.k || shard->optimizer().kind != meta.optimizer ||
+      shard->shape().rows[0] != meta.users || shard->shape().rows[1] != meta.items) {
+    return Status::InvalidArgument("'" + path + "' does not fit the model being trained");
+  }
+  std::fseek(f.get(), 0, SEEK_SET);
+  char h[kShardHeaderBytes];
+  CFPS_RETURN_IF_ERROR(ReadExact(f.get(), h, sizeof(h), path));
+  uint32_t file_crc = Crc32(0, h, sizeof(h));
+  uint32_t body_crc = 0;
+  const int width = meta.k + 1, sw = meta.state_width;
+  const int new_shards = shard->num_shards(), me = shard->shard();
+  std::vector<float> buf;
+  for (int t = 0; t < 2; ++t) {
+    // Values then states; both in local-row order of the old shard.
+    for (int part = 0; part < 2; ++part) {
+      const int per_row = part == 0 ? width : sw;
+      if (per_row == 0) continue;
+      const int64_t chunk_rows = std::max<int64_t>(1, (1 << 20) / (per_row * 4));
+      for (int64_t begin = 0; begin < local_rows[t]; begin += chunk_rows) {
+        const int64_t n = std::min(chunk_rows, local_rows[t] - begin);
+        buf.resize(static_cast<size_t>(n * per_row));
+        CFPS_RETURN_IF_ERROR(ReadExact(f.get(), buf.data(), buf.size() * 4, path));
+        body_crc = Crc32(body_crc, buf.data(), buf.size() * 4);
+        file_crc = Crc32(file_crc, buf.data(), buf.size() * 4);
+        for (int64_t j = 0; j < n; ++j) {
+          const int64_t global = GlobalRow(begin + j, old_shard, meta.num_shards);
+          if (ShardOf(global, new_shards) != me) continue;
+          const int64_t local = LocalIndex(global, new_shards);
+          float* dst = part == 0 ? shard->row(t, local) : shard->state(t, local);
+          std::memcpy(dst, &buf[static_cast<size_t>(j * per_row)], sizeof(float) * per_row);
+        }
+      }
+    }
+  }
+  uint32_t stored = 0;
+  CFPS_RETURN_IF_ERROR(ReadExact(f.get(), &stored, 4, path));
+  file_crc = Crc32(file_crc, &stored, 4);
+  if (stored != body_crc || file_crc != entry->crc || size != entry->size) {
+    return Status::Corruption("'" + path + "': checksum mismatch (the file is damaged)");
+  }
+  return Status::OK();
+}
+
+Status VerifyFile(const std::string& step_dir, const CheckpointFile& entry) {
+  const std::string path = JoinPath(step_dir, entry.name);
+  File f;
+  uint64_t size = 0;
+  CFPS_RETURN_IF_ERROR(OpenForRead(path, &f, &size));
+  if (size != entry.size) {
+    return Status::Corruption("'" + path + "' has " + std::to_string(size) +
+                              " bytes, the MANIFEST says " + std::to_string(entry.size) +
+                              (size < entry.size ? " (truncated)" : ""));
+  }
+  std::vector<char> buf(1 << 20);
+  uint32_t crc = 0;
+  for (;;) {
+    size_t n = std::fread(buf.data(), 1, buf.size(), f.get());
+    if (n == 0) break;
+    crc = Crc32(crc, buf.data(), n);
+  }
+  if (crc != entry.crc) return Status::Corruption("'" + path + "': checksum mismatch");
+  return Status::OK();
+}
+
+Status StreamRows(const std::string& step_dir, const CheckpointMeta& meta,
+                  const std::function<Status(int, int64_t, const float*)>& fn) {
+  const int S = meta.num_shards, width = meta.k + 1;
+  // Each table is read with one stream per shard, positioned at that table's rows.
+  for (int t = 0; t < 2; ++t) {
+    std::vector<File> files(static_cast<size_t>(S));
+    for (int s = 0; s < S; ++s) {
+      const std::string path = JoinPath(step_dir, ShardFileName(s, S));
+      uint64_t size = 0;
+      CFPS_RETURN_IF_ERROR(OpenForRead(path, &files[static_cast<size_t>(s)], &size));
+      int64_t local_rows[2];
+      CFPS_RETURN_IF_ERROR(
+          ReadShardHeader(files[static_cast<size_t>(s)].get(), path, size, meta, s, local_rows));
+      if (t == 1) {
+        const long skip = static_cast<long>(local_rows[0]) * (width + meta.state_width) * 4;
+        std::fseek(files[static_cast<size_t>(s)].get(), skip, SEEK_CUR);
+      }
+    }
+    const int64_t rows = t == 0 ? meta.users : meta.items;
+    std::vector<float> row(static_cast<size_t>(width));
+    for (int64_t r = 0; r < rows; ++r) {
+      const int s = ShardOf(r, S);
+      CFPS_RETURN_IF_ERROR(ReadExact(files[static_cast<size_t>(s)].get(), row.data(),
+                                     row.size() * 4, JoinPath(step_dir, ShardFileName(s, S))));
+      CFPS_RETURN_IF_ERROR(fn(t, r, row.data()));
+    }
+  }
+  return Status::OK();
+}
+
+}  // namespace cfps
