@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "common/buffer.h"
+#include "common/status.h"
 
 namespace cfps {
 
@@ -64,5 +65,15 @@ class LocalExchange final : public Exchange {
   void Broadcast(void*, size_t, int) override { ++counters_.collectives; }
   void Barrier() override { ++counters_.collectives; }
 };
+
+}  // namespace cfps
+
+namespace cfps {
+
+// Agrees on an outcome across ranks (collective). Returns OK on every rank when every rank passed
+// OK; otherwise every rank returns the error of the lowest failing rank, prefixed with that rank
+// when it is not rank 0 of a multi-rank job. Ranks that read the same file fail the same way, so
+// rank 0 can print the one line for all.
+Status AgreeOnStatus(Exchange* exchange, const Status& local);
 
 }  // namespace cfps

@@ -1,6 +1,11 @@
 #include "common/npy.h"
 
+#include <charconv>
+#include <cstdint>
 #include <cstring>
+#include <string_view>
+#include <system_error>
+#include <utility>
 
 #include "common/file_util.h"
 
@@ -46,36 +51,96 @@ Status WriteNpy(const std::string& path, const float* data, int64_t rows, int64_
   return WriteNpyStrided(path, data, rows, cols, cols > 0 ? cols : 1);
 }
 
+namespace {
+
+// The header of a .npy file is the repr of a Python dict:
+//   {'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }
+// Reads the text after `'key':` (and any spaces) into *value; false when the key is missing.
+bool HeaderValue(const std::string& header, const char* key, std::string_view* value) {
+  const std::string quoted = std::string("'") + key + "':";
+  size_t pos = header.find(quoted);
+  if (pos == std::string::npos) return false;
+  pos += quoted.size();
+  while (pos < header.size() && header[pos] == ' ') ++pos;
+  *value = std::string_view(header).substr(pos);
+  return true;
+}
+
+// "(2, 3)" / "(5,)" at the start of `text` -> dimensions. Only non-negative integers (no sign, no
+// spaces inside a number); false on anything else.
+bool ParseShape(std::string_view text, std::vector<int64_t>* dims) {
+  dims->clear();
+  if (text.empty() || text[0] != '(') return false;
+  size_t pos = 1;
+  for (;;) {
+    while (pos < text.size() && text[pos] == ' ') ++pos;
+    if (pos >= text.size()) return false;
+    if (text[pos] == ')') return true;
+    int64_t d = 0;
+    const char* begin = text.data() + pos;
+    if (*begin < '0' || *begin > '9') return false;
+    std::from_chars_result r = std::from_chars(begin, text.data() + text.size(), d);
+    if (r.ec != std::errc()) return false;  // out of range
+    dims->push_back(d);
+    pos = static_cast<size_t>(r.ptr - text.data());
+    while (pos < text.size() && text[pos] == ' ') ++pos;
+    if (pos >= text.size()) return false;
+    if (text[pos] == ',') {
+      ++pos;
+    } else if (text[pos] != ')') {
+      return false;
+    }
+  }
+}
+
+}  // namespace
+
 Status ReadNpy(const std::string& path, std::vector<float>* data, std::vector<int64_t>* shape) {
   std::string bytes;
   CFPS_RETURN_IF_ERROR(ReadFile(path, &bytes));
   auto bad = [&](const std::string& why) { return Status::Corruption("'" + path + "': " + why); };
   if (bytes.size() < 10 || bytes.compare(0, 6, kMagic, 6) != 0) return bad("not a .npy file");
-  size_t len = static_cast<unsigned char>(bytes[8]) | (static_cast<unsigned char>(bytes[9]) << 8);
-  if (10 + len > bytes.size()) return bad("truncated header");
-  std::string header = bytes.substr(10, len);
-  if (header.find("'descr': '<f4'") == std::string::npos) return bad("not a float32 array");
-  size_t open = header.find('('), close = header.find(')');
-  if (open == std::string::npos || close == std::string::npos) return bad("no shape");
-  shape->clear();
-  std::string dims = header.substr(open + 1, close - open - 1);
-  int64_t count = 1;
-  size_t pos = 0;
-  while (pos < dims.size()) {
-    size_t comma = dims.find(',', pos);
-    std::string tok = dims.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
-    if (tok.find_first_not_of(' ') != std::string::npos) {
-      int64_t d = std::stoll(tok);
-      shape->push_back(d);
-      count *= d;
-    }
-    if (comma == std::string::npos) break;
-    pos = comma + 1;
+  // Version 1.0 has a 2-byte header length; 2.0 and 3.0 (written by numpy for huge headers) a
+  // 4-byte one. Both little endian.
+  const unsigned major = static_cast<unsigned char>(bytes[6]);
+  size_t len = 0, start = 0;
+  if (major == 1) {
+    len = static_cast<unsigned char>(bytes[8]) | (static_cast<unsigned char>(bytes[9]) << 8);
+    start = 10;
+  } else if (major == 2 || major == 3) {
+    if (bytes.size() < 12) return bad("truncated header");
+    for (int b = 3; b >= 0; --b) len = len << 8 | static_cast<unsigned char>(bytes[8 + b]);
+    start = 12;
+  } else {
+    return bad("unsupported .npy format version " + std::to_string(major));
   }
-  size_t want = 10 + len + sizeof(float) * static_cast<size_t>(count);
-  if (bytes.size() != want) return bad("data size does not match the shape");
+  if (len > bytes.size() - start) return bad("truncated header");
+  const std::string header = bytes.substr(start, len);
+  std::string_view descr, fortran, dims;
+  if (!HeaderValue(header, "descr", &descr) || descr.substr(0, 5) != "'<f4'") {
+    return bad("not a float32 array (descr must be '<f4')");
+  }
+  if (!HeaderValue(header, "fortran_order", &fortran) || fortran.substr(0, 5) != "False") {
+    return bad("only C-order arrays are supported (fortran_order must be False)");
+  }
+  std::vector<int64_t> dim;
+  if (!HeaderValue(header, "shape", &dims) || !ParseShape(dims, &dim)) return bad("bad shape");
+  if (dim.size() != 1 && dim.size() != 2) {
+    return bad("expected a 1-d or 2-d array, got " + std::to_string(dim.size()) + " dimensions");
+  }
+  // The element count, without overflow: it must fit the bytes after the header anyway.
+  const size_t payload = bytes.size() - start - len;
+  uint64_t count = 1;
+  for (int64_t d : dim) {
+    if (d != 0 && count > payload / sizeof(float) / static_cast<uint64_t>(d)) {
+      return bad("data size does not match the shape");
+    }
+    count *= static_cast<uint64_t>(d);
+  }
+  if (count * sizeof(float) != payload) return bad("data size does not match the shape");
+  *shape = std::move(dim);
   data->resize(static_cast<size_t>(count));
-  if (count) std::memcpy(data->data(), bytes.data() + 10 + len, sizeof(float) * data->size());
+  if (count) std::memcpy(data->data(), bytes.data() + start + len, sizeof(float) * data->size());
   return Status::OK();
 }
 

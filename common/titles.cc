@@ -67,11 +67,16 @@ bool IsIdColumn(const std::string& lower) {
 // The first line decides the format; see the header comment.
 Status DetectFormat(const std::string& name, std::string_view data, TitlesFormat* out) {
   std::string_view first = data.substr(0, data.find('\n'));
-  size_t comma = first.find(',');
-  std::string first_field = Lower(Trim(first.substr(0, comma)));
-  first_field.erase(std::remove(first_field.begin(), first_field.end(), '"'), first_field.end());
-  if (comma != std::string_view::npos && IsIdColumn(first_field) &&
-      Lower(first).find("title") != std::string::npos) {
+  bool id_column = false, title_column = false;
+  for (size_t pos = 0; pos <= first.size();) {
+    size_t comma = std::min(first.find(',', pos), first.size());
+    std::string field = Lower(Trim(first.substr(pos, comma - pos)));
+    field.erase(std::remove(field.begin(), field.end(), '"'), field.end());
+    id_column |= IsIdColumn(field);
+    title_column |= field == "title";
+    pos = comma + 1;
+  }
+  if (id_column && title_column) {
     *out = TitlesFormat::kCsv;
     return Status::OK();
   }
@@ -97,12 +102,14 @@ Status DetectFormat(const std::string& name, std::string_view data, TitlesFormat
     return LineError(name, 1,
                      "cannot tell the titles format: expected ml-100k u.item ('id|title|...'), "
                      "movies.csv (header movieId,title,genres) or movies.dat ('id::title::...'), "
-                     "got '" + Excerpt(first) + "'");
+                     "got '" +
+                         Excerpt(first) + "'");
   }
   return Status::OK();
 }
 
-// u.item and movies.dat: one record per line, fields split by `sep`; id and title are the first two.
+// u.item and movies.dat: one record per line, fields split by `sep`; id and title are the first
+// two.
 Status ParseSeparated(const std::string& name, std::string_view data, std::string_view sep,
                       const char* expected, ItemTitles* out) {
   int64_t line_no = 0;
@@ -117,8 +124,8 @@ Status ParseSeparated(const std::string& name, std::string_view data, std::strin
     if (Trim(line).empty()) continue;
     size_t s1 = line.find(sep);
     if (s1 == std::string_view::npos) {
-      return LineError(name, line_no, std::string("expected '") + expected + "', got '" +
-                                          Excerpt(line) + "'");
+      return LineError(name, line_no,
+                       std::string("expected '") + expected + "', got '" + Excerpt(line) + "'");
     }
     std::string_view id = Trim(line.substr(0, s1));
     std::string_view rest = line.substr(s1 + sep.size());
@@ -200,8 +207,10 @@ Status ParseCsv(const std::string& name, std::string_view data, ItemTitles* out)
     if (col == "title" && title_col == fields.size()) title_col = c;
   }
   if (id_col == fields.size() || title_col == fields.size()) {
-    return LineError(name, 1, "the header must name an id column (movieId) and a title column, "
-                              "got '" + Excerpt(data.substr(0, data.find('\n'))) + "'");
+    return LineError(name, 1,
+                     "the header must name an id column (movieId) and a title column, "
+                     "got '" +
+                         Excerpt(data.substr(0, data.find('\n'))) + "'");
   }
   const size_t need = std::max(id_col, title_col) + 1;
   while (pos < data.size()) {
@@ -209,8 +218,9 @@ Status ParseCsv(const std::string& name, std::string_view data, ItemTitles* out)
     CFPS_RETURN_IF_ERROR(NextCsvRecord(name, data, &pos, &line_no, &fields));
     if (fields.size() == 1 && Trim(fields[0]).empty()) continue;  // a blank line
     if (fields.size() < need) {
-      return LineError(name, record_line, "expected at least " + std::to_string(need) +
-                                              " fields, got " + std::to_string(fields.size()));
+      return LineError(name, record_line,
+                       "expected at least " + std::to_string(need) + " fields, got " +
+                           std::to_string(fields.size()));
     }
     std::string_view id = Trim(fields[id_col]);
     if (id.empty()) return LineError(name, record_line, "empty item id");

@@ -7,9 +7,9 @@
 //               also be called itemId, item or id); RFC 4180 quoting: "Shawshank, The (1994)",
 //               doubled quotes inside quotes, line breaks inside quotes; UTF-8
 //   movies.dat  ml-1m/10m: id::title::genres
-//   auto        by content: a first line whose first field names an id column and which names a
-//               title column is csv, else one with '|' is u.item, else one with "::" is dat; a file
-//               whose first line decides nothing goes by its extension (.csv, .item, .dat).
+//   auto        by content: a first line of comma-separated fields naming an id column and a
+//               title column is csv, else one with '|' is u.item, else one with "::" is dat; a
+//               file whose first line decides nothing goes by its extension (.csv, .item, .dat).
 //
 // Encoding: a file that is valid UTF-8 is taken as UTF-8 (ml-latest's movies.csv); any other file
 // is decoded as latin-1 (ml-100k's u.item: "Mis\xe9rables" -> "Misérables"), the way a browser does

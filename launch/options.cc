@@ -110,6 +110,17 @@ Status ParseTrainOptions(int argc, const char* const* argv, TrainOptions* out, s
       ("metrics-out", po::value(&o.metrics_out), "write one JSON line per epoch to this file")
       ("export", po::value(&o.export_dir),
        "write the final model as NumPy files + users.tsv/items.tsv into this directory")
+      ("checkpoint-dir", po::value(&o.checkpoint_dir),
+       "write checkpoints here: DIR/step-N/shard-s-of-S.bin, MANIFEST, and DIR/LATEST; one is "
+       "always written at the end and on SIGTERM/SIGINT")
+      ("checkpoint-every", po::value(&o.checkpoint_every)->default_value(0),
+       "also checkpoint every N global steps (0: off)")
+      ("checkpoint-epochs", po::value(&o.checkpoint_epochs)->default_value(0),
+       "also checkpoint every N epochs (0: off)")
+      ("keep", po::value(&o.keep)->default_value(3), "keep the newest K complete checkpoints")
+      ("resume", po::value(&o.resume),
+       "continue from a checkpoint (its directory, which follows LATEST, or a step directory), "
+       "onto any number of servers")
       ("config", po::value(&config), "read options from an INI file (command line wins)")
       ("help,h", "show this help");
   po::options_description all(100);
@@ -158,6 +169,12 @@ Status ParseTrainOptions(int argc, const char* const* argv, TrainOptions* out, s
     return Status::InvalidArgument("--valid-pct must be in [0, 1)");
   }
   if (o.ps < 0) return Status::InvalidArgument("--ps must be >= 0");
+  if (o.checkpoint_every < 0) return Status::InvalidArgument("--checkpoint-every must be >= 0");
+  if (o.checkpoint_epochs < 0) return Status::InvalidArgument("--checkpoint-epochs must be >= 0");
+  CFPS_RETURN_IF_ERROR(Positive("keep", o.keep));
+  if (o.checkpoint_dir.empty() && (o.checkpoint_every > 0 || o.checkpoint_epochs > 0)) {
+    return Status::InvalidArgument("--checkpoint-every/--checkpoint-epochs need --checkpoint-dir");
+  }
   o.data.seed = seed;
   o.train.seed = seed;
   o.data.read.min_rating = o.train.dims.lo;

@@ -18,6 +18,12 @@ struct TrainOptions {
   int ps = 1;
   std::string metrics_out;
   std::string export_dir;
+  // Checkpoints (README.md, "Checkpoints").
+  std::string checkpoint_dir;
+  int64_t checkpoint_every = 0;  // steps; 0 = off
+  int checkpoint_epochs = 0;     // epochs; 0 = off
+  int keep = 3;
+  std::string resume;            // a checkpoint directory or step directory
 };
 
 // On --help, sets *help to the usage text and returns OK without validating anything else.

@@ -1,9 +1,9 @@
 // cfps recommend: options -> exported model (+ titles, + ratings) -> one table on stdout.
 // The computing is in worker/recommend.h; this file parses, looks up and prints.
-#include <boost/program_options.hpp>
 #include <algorithm>
-#include <cstdint>
+#include <boost/program_options.hpp>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <limits>
 #include <sstream>
@@ -66,27 +66,35 @@ Status ParseRecommendOptions(int argc, const char* const* argv, RecommendOptions
   std::vector<std::string> y_range;
   bool biases = false;
   po::options_description desc("Options", 100);
+  // clang-format off
   desc.add_options()
       ("model", po::value(&o.model)->value_name("DIR"), "the --export directory of cfps train")
-      ("user", po::value(&o.user)->value_name("ID"), "mode 1: the items with the highest predicted rating for "
-                                   "this raw user id")
+      ("user", po::value(&o.user)->value_name("ID"),
+       "mode 1: the items with the highest predicted rating for this raw user id")
       ("similar-to", po::value(&o.similar)->value_name("ITEM"),
-       "mode 2: the items most similar to this one (cosine of the item factors); a raw item id "
+       "mode 2: the items most similar to this one (cosine of the item factors): a raw item id "
        "or, with --items, a title or a unique part of one")
       ("biases", po::bool_switch(&biases), "mode 3: the items with the lowest and highest biases")
-      ("top", po::value(&o.top)->value_name("N"), "rows to show (default 10; 5 for --biases: 5 lowest and 5 "
-                                 "highest)")
+      ("top", po::value(&o.top)->value_name("N"),
+       "rows to show (default 10; 5 for --biases: the 5 lowest and the 5 highest)")
       ("items", po::value(&o.items)->value_name("FILE"),
        "item titles: ml-100k u.item (latin-1), movies.csv (movieId,title,genres) or movies.dat")
       ("data", po::value(&o.data)->value_name("FILE"),
-       "--user: the ratings file; the items the user rated in it are not recommended")
-      ("format", po::value(&format)->value_name("FMT")->default_value("auto"), "--data format: auto|tsv|dat|csv")
+       "--user: a ratings file; the items the user rated in it are not recommended")
+      ("format", po::value(&format)->value_name("FMT")->default_value("auto"),
+       "format of --data: auto|tsv|dat|csv")
       ("y-range", po::value(&y_range)->value_name("LO HI")->multitoken(),
        "--user: LO HI of sigmoid_range, as given to cfps train (default 0 5.5)")
       ("help,h", "show this help");
+  // clang-format on
   po::variables_map vm;
   try {
-    po::store(po::command_line_parser(argc, argv).options(desc).run(), vm);
+    // No positional arguments: a stray word is an error, not silently ignored.
+    po::store(po::command_line_parser(argc, argv)
+                  .options(desc)
+                  .positional(po::positional_options_description())
+                  .run(),
+              vm);
     po::notify(vm);
   } catch (const po::error& e) {
     return Status::InvalidArgument(e.what());
@@ -94,7 +102,8 @@ Status ParseRecommendOptions(int argc, const char* const* argv, RecommendOptions
   if (vm.count("help")) {
     std::ostringstream os;
     os << "cfps recommend: use a model exported by cfps train --export (fastbook chapter 8)\n\n"
-          "usage: cfps recommend --model DIR --user ID [--data RATINGS] [--items TITLES] [--top N]\n"
+          "usage: cfps recommend --model DIR --user ID [--data RATINGS] [--items TITLES]\n"
+          "                      [--top N] [--y-range LO HI]\n"
           "       cfps recommend --model DIR --similar-to ITEM [--items TITLES] [--top N]\n"
           "       cfps recommend --model DIR --biases [--items TITLES] [--top N]\n\n"
        << desc;
@@ -239,11 +248,12 @@ Status Recommend(const RecommendOptions& o) {
     case Mode::kBiases: {
       std::vector<ScoredItem> lowest, highest;
       ExtremeItemBiases(model, o.top, &lowest, &highest);
-      std::printf("%zu lowest item biases (liked less than their factors predict)\n",
+      std::printf("%zu lowest item biases (disliked even by users whose tastes they match)\n",
                   lowest.size());
       PrintRanking(model, titles, lowest, "bias", 4);
-      std::printf("\n%zu highest item biases (liked more than their factors predict)\n",
-                  highest.size());
+      std::printf(
+          "\n%zu highest item biases (liked even by users whose tastes they do not match)\n",
+          highest.size());
       PrintRanking(model, titles, highest, "bias", 4);
       break;
     }

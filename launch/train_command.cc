@@ -1,10 +1,13 @@
 // cfps train: options -> roles -> data -> Trainer -> epoch table, metrics, export.
 #include <mpi.h>
+#include <signal.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
+#include <csignal>
+#include <cstring>
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -14,6 +17,7 @@
 #include "common/export.h"
 #include "common/mpi_exchange.h"
 #include "common/roles.h"
+#include "launch/checkpointing.h"
 #include "launch/commands.h"
 #include "launch/options.h"
 #include "worker/trainer.h"
@@ -21,6 +25,19 @@
 namespace cfps {
 
 namespace {
+
+volatile std::sig_atomic_t g_stop_signal = 0;
+extern "C" void OnStopSignal(int sig) { g_stop_signal = sig; }
+
+void InstallStopHandlers() {
+  struct sigaction sa;
+  std::memset(&sa, 0, sizeof(sa));
+  sa.sa_handler = OnStopSignal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESTART;
+  sigaction(SIGTERM, &sa, nullptr);
+  sigaction(SIGINT, &sa, nullptr);
+}
 
 double WallNow() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch())
@@ -145,7 +162,47 @@ int RunTrain(int argc, const char* const* argv) {
   }
 
   Trainer trainer(ex, roles, &data, opt.train);
+  Checkpointer checkpointer(ex, roles, &trainer, &data, &opt, NewRunId(ex));
+  int64_t start_step = 0;
+  if (!opt.resume.empty()) {
+    Status r = checkpointer.Load(opt.resume, &start_step);
+    if (!r.ok()) {
+      if (rank == 0) std::fprintf(stderr, "cfps train: error: %s\n", r.ToString().c_str());
+      return 1;
+    }
+    if (rank == 0) {
+      std::printf("cfps: resumed from %s at step %lld (epoch %lld, step %lld of it)\n",
+                  opt.resume.c_str(), static_cast<long long>(start_step),
+                  static_cast<long long>(start_step / trainer.steps_per_epoch()),
+                  static_cast<long long>(start_step % trainer.steps_per_epoch()));
+      std::fflush(stdout);
+    }
+  }
+  InstallStopHandlers();
+  Status checkpoint_status;
+  int64_t last_saved = opt.resume.empty() ? -1 : start_step;
+  bool stopped = false;
   Trainer::Hooks hooks;
+  hooks.after_step = [&](int64_t steps_done, bool epoch_end) {
+    // A stop request (SIGTERM/SIGINT on any rank) is agreed every 16 steps and at epoch ends, so
+    // every rank stops after the same step.
+    if (steps_done % 16 == 0 || epoch_end) {
+      double flag = g_stop_signal;
+      ex->AllReduceMax(&flag, 1);
+      stopped = flag > 0;
+    }
+    const bool periodic =
+        !opt.checkpoint_dir.empty() &&
+        ((opt.checkpoint_every > 0 && steps_done % opt.checkpoint_every == 0) ||
+         (epoch_end && opt.checkpoint_epochs > 0 &&
+          (steps_done / trainer.steps_per_epoch()) % opt.checkpoint_epochs == 0));
+    if ((stopped || periodic) && !opt.checkpoint_dir.empty()) {
+      checkpoint_status = checkpointer.Save(steps_done);
+      if (!checkpoint_status.ok()) return true;
+      last_saved = steps_done;
+    }
+    return stopped;
+  };
   hooks.on_epoch = [&](const EpochMetrics& m) {
     std::printf("%-6d %-11.6f %-11.6f %-11.6f %-6s %-10.3g %-10s %-10s\n", m.epoch, m.train_loss,
                 m.valid_mse, m.valid_rmse, Clock(m.seconds).c_str(), m.ratings_per_s,
@@ -164,8 +221,37 @@ int RunTrain(int argc, const char* const* argv) {
       std::fflush(metrics);
     }
   };
-  trainer.Train(0, hooks);
+  const int64_t steps_done = trainer.Train(start_step, hooks);
   if (metrics) std::fclose(metrics);
+  if (!checkpoint_status.ok()) {
+    if (rank == 0) std::fprintf(stderr, "cfps train: error: %s\n", checkpoint_status.ToString().c_str());
+    return 1;
+  }
+  if (stopped) {
+    if (rank == 0) {
+      if (opt.checkpoint_dir.empty()) {
+        std::printf("cfps: stopped by a signal after step %lld; no --checkpoint-dir, so nothing "
+                    "was saved\n", static_cast<long long>(steps_done));
+      } else {
+        std::printf("cfps: stopped by a signal after step %lld; checkpoint written to %s "
+                    "(continue with --resume %s)\n",
+                    static_cast<long long>(steps_done), checkpointer.StepDir(steps_done).c_str(),
+                    opt.checkpoint_dir.c_str());
+      }
+      std::fflush(stdout);
+    }
+    return opt.checkpoint_dir.empty() ? 1 : 0;
+  }
+  if (!opt.checkpoint_dir.empty() && last_saved != steps_done) {
+    Status saved = checkpointer.Save(steps_done);
+    if (!saved.ok()) {
+      if (rank == 0) std::fprintf(stderr, "cfps train: error: %s\n", saved.ToString().c_str());
+      return 1;
+    }
+  }
+  if (!opt.checkpoint_dir.empty() && rank == 0) {
+    std::printf("cfps: checkpoint %s\n", checkpointer.StepDir(steps_done).c_str());
+  }
 
   Status export_status;
   if (!opt.export_dir.empty()) {

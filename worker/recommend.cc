@@ -75,7 +75,8 @@ Status RowsAgree(const std::string& dir, const char* a, int64_t rows_a, const ch
 
 // Orders by score (descending when `highest`), ties by row, and keeps the first n.
 std::vector<ScoredItem> TopN(std::vector<ScoredItem> all, int64_t n, bool highest) {
-  const size_t keep = static_cast<size_t>(std::clamp<int64_t>(n, 0, static_cast<int64_t>(all.size())));
+  const size_t keep =
+      static_cast<size_t>(std::clamp<int64_t>(n, 0, static_cast<int64_t>(all.size())));
   auto better = [highest](const ScoredItem& a, const ScoredItem& b) {
     if (a.score != b.score) return highest ? a.score > b.score : a.score < b.score;
     return a.row < b.row;
@@ -120,7 +121,8 @@ Status LoadExportedModel(const std::string& dir, ExportedModel* out) {
     return Status::NotFound("cannot open model directory '" + dir + "': " + std::strerror(errno));
   }
   if (!S_ISDIR(st.st_mode)) {
-    return Status::InvalidArgument("model '" + dir + "' is not a directory (give the --export "
+    return Status::InvalidArgument("model '" + dir +
+                                   "' is not a directory (give the --export "
                                    "directory of cfps train)");
   }
   ExportedModel m;
@@ -150,8 +152,7 @@ Status LoadExportedModel(const std::string& dir, ExportedModel* out) {
   return Status::OK();
 }
 
-double PredictRating(const ExportedModel& model, int32_t user, int32_t item, double lo,
-                     double hi) {
+double PredictRating(const ExportedModel& model, int32_t user, int32_t item, double lo, double hi) {
   const int64_t k = model.k;
   const double x = Dot(&model.user_factors[static_cast<size_t>(user * k)],
                        &model.item_factors[static_cast<size_t>(item * k)], k) +
@@ -213,7 +214,8 @@ std::vector<bool> RatedItems(const ExportedModel& model, const Ratings& ratings,
   for (size_t j = 0; j < ratings.size(); ++j) {
     if (ratings.user[j] != user) continue;
     int32_t& row = row_of[static_cast<size_t>(ratings.item[j])];
-    if (row == -2) row = model.items.Lookup(ratings.item_names[static_cast<size_t>(ratings.item[j])]);
+    if (row == -2)
+      row = model.items.Lookup(ratings.item_names[static_cast<size_t>(ratings.item[j])]);
     if (row >= 0 && !rated[static_cast<size_t>(row)]) {
       rated[static_cast<size_t>(row)] = true;
       ++*count;
@@ -260,9 +262,9 @@ Status ResolveItem(const ExportedModel& model, const ItemTitles* titles,
     return Status::OK();
   }
   if (exact_in_model.size() > 1) {
-    return Status::InvalidArgument("item title '" + query + "' is ambiguous: " +
-                                   std::to_string(exact_in_model.size()) + " items have it: " +
-                                   Candidates(exact_in_model) + " (give the item id)");
+    return Status::InvalidArgument(
+        "item title '" + query + "' is ambiguous: " + std::to_string(exact_in_model.size()) +
+        " items have it: " + Candidates(exact_in_model) + " (give the item id)");
   }
   if (!exact.empty()) {
     return Status::NotFound("item '" + query + "' (id " + exact[0]->id + " in " + titles_path +
@@ -286,9 +288,9 @@ Status ResolveItem(const ExportedModel& model, const ItemTitles* titles,
     return Status::NotFound("unknown item '" + query + "': not an item id in " + items_tsv +
                             ", and no title in " + titles_path + " contains it");
   }
-  return Status::InvalidArgument("item '" + query + "' is ambiguous: " +
-                                 std::to_string(found.size()) + " titles contain it: " +
-                                 Candidates(found) + " (give the item id or more of the title)");
+  return Status::InvalidArgument(
+      "item '" + query + "' is ambiguous: " + std::to_string(found.size()) +
+      " titles contain it: " + Candidates(found) + " (give the item id or more of the title)");
 }
 
 }  // namespace cfps

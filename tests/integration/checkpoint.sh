@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# Checkpoints: a run stopped and resumed equals the uninterrupted run bitwise, onto any number of
+# servers (N -> M, cluster <-> single process); SIGTERM saves and stops; a damaged, partial or
+# foreign checkpoint is refused with one line naming the file, and nothing is trained.
+. "$(dirname "$0")/lib.bash"
+"$CFPS" gen --users 300 --items 200 --ratings 20000 --seed 5 --out "$WORK/r.data" 2>/dev/null
+B=(--data "$WORK/r.data" --batch-size 128)
+C=("${B[@]}" --factors 8 --epochs 5)
+sums() { (cd "$1" && sha256sum user_factors.npy user_bias.npy item_factors.npy item_bias.npy); }
+
+# 1. Equivalence. 2 workers throughout (the batches are cut per worker).
+$MPIRUN -np 3 "$CFPS" train "${C[@]}" --ps 1 --export "$WORK/straight" >/dev/null
+$MPIRUN -np 4 "$CFPS" train "${C[@]}" --ps 2 --checkpoint-dir "$WORK/ck" --checkpoint-epochs 2 \
+  --keep 5 >/dev/null
+[ -f "$WORK/ck/step-000000250/MANIFEST" ] || fail "no checkpoint after epoch 2"
+# 2 epochs + resume for 3, with N=2 -> M=3 servers.
+$MPIRUN -np 5 "$CFPS" train "${C[@]}" --ps 3 --resume "$WORK/ck/step-000000250" \
+  --export "$WORK/r23" >/dev/null
+[ "$(sums "$WORK/r23")" = "$(sums "$WORK/straight")" ] || fail "resume 2 -> 3 servers differs"
+pass "5 epochs straight == 2 epochs + resume (2 -> 3 servers) for 3"
+# all-serve mode (--ps 0, 2 ranks = 2 workers) from the same checkpoint.
+$MPIRUN -np 2 "$CFPS" train "${C[@]}" --ps 0 --resume "$WORK/ck/step-000000250" \
+  --export "$WORK/r20" >/dev/null
+[ "$(sums "$WORK/r20")" = "$(sums "$WORK/straight")" ] || fail "resume into --ps 0 differs"
+pass "resume into the all-serve mode is identical"
+# cluster -> single process (1 worker from here on: compare with a 1-worker run resumed likewise).
+"$CFPS" train "${C[@]}" --checkpoint-dir "$WORK/ck1" --checkpoint-every 300 >/dev/null
+"$CFPS" train "${C[@]}" --export "$WORK/straight1" >/dev/null
+$MPIRUN -np 3 "$CFPS" train "${C[@]}" --ps 2 --resume "$WORK/ck1/step-000000300" \
+  --export "$WORK/r1c" >/dev/null
+[ "$(sums "$WORK/r1c")" = "$(sums "$WORK/straight1")" ] || fail "single -> 2 servers + 1 worker differs"
+"$CFPS" train "${C[@]}" --resume "$WORK/ck1/step-000000300" --export "$WORK/r1s" >/dev/null
+[ "$(sums "$WORK/r1s")" = "$(sums "$WORK/straight1")" ] || fail "mid-epoch resume differs"
+pass "single process <-> cluster, mid-epoch (step 300 of 625): identical"
+
+# 2. LATEST names the newest; --keep K keeps K.
+"$CFPS" train "${C[@]}" --checkpoint-dir "$WORK/ckk" --checkpoint-every 100 --keep 2 >/dev/null
+[ "$(cat "$WORK/ckk/LATEST")" = "step-000000625" ] || fail "LATEST is $(cat "$WORK/ckk/LATEST")"
+[ "$(ls -d "$WORK/ckk"/step-* | wc -l)" = 2 ] || fail "--keep 2 kept $(ls "$WORK/ckk")"
+pass "LATEST and --keep"
+
+# 3. SIGTERM: finish the step, save, exit 0 (one process), with a line saying where.
+"$CFPS" train "${B[@]}" --factors 8 --epochs 4000 --checkpoint-dir "$WORK/cks" > "$WORK/sig.out" 2>&1 &
+pid=$!
+for _ in $(seq 1 600); do grep -q '^0 ' "$WORK/sig.out" && break; sleep 0.1; done
+kill -TERM $pid
+set +e; wait $pid; rc=$?; set -e
+[ "$rc" = 0 ] || fail "SIGTERM: exit $rc: $(tail -3 "$WORK/sig.out")"
+grep -q "stopped by a signal after step .* checkpoint written to $WORK/cks/step-" "$WORK/sig.out" ||
+  fail "SIGTERM: no line saying where: $(tail -3 "$WORK/sig.out")"
+step_dir=$(cat "$WORK/cks/LATEST")
+[ -f "$WORK/cks/$step_dir/MANIFEST" ] || fail "SIGTERM: no complete checkpoint"
+pass "SIGTERM saved $step_dir and exited 0"
+# Under mpirun the ranks get the signal forwarded and save the same way.
+$MPIRUN -np 3 "$CFPS" train "${B[@]}" --factors 8 --epochs 4000 --ps 1 --checkpoint-dir "$WORK/cksm" \
+  > "$WORK/sigm.out" 2>&1 &
+pid=$!
+for _ in $(seq 1 600); do grep -q '^0 ' "$WORK/sigm.out" && break; sleep 0.1; done
+kill -TERM $pid || fail "mpirun run ended early: $(tail -5 "$WORK/sigm.out")"
+set +e; wait $pid; set -e
+grep -q "stopped by a signal after step" "$WORK/sigm.out" || fail "mpirun SIGTERM: $(tail -5 "$WORK/sigm.out")"
+[ -f "$WORK/cksm/$(cat "$WORK/cksm/LATEST")/MANIFEST" ] || fail "mpirun SIGTERM: no checkpoint"
+pass "SIGTERM to mpirun: every rank saved and stopped"
+
+# 4. Integrity: each damage gives one error line naming the file; nothing trains, nothing is
+# exported.
+good="$WORK/ck/step-000000250"
+damage() {  # name, command to damage a copy, needle
+  local name=$1 how=$2 needle=$3
+  rm -rf "$WORK/bad" "$WORK/out_model"
+  cp -r "$good" "$WORK/bad"
+  (cd "$WORK/bad" && eval "$how")
+  set +e
+  $MPIRUN -np 3 "$CFPS" train "${C[@]}" --ps 1 --resume "$WORK/bad" --export "$WORK/out_model" \
+    >"$WORK/d.out" 2>"$WORK/d.err"
+  local rc=$?
+  set -e
+  [ "$rc" != 0 ] || fail "$name: resumed from a damaged checkpoint"
+  grep -q "cfps train: error: .*$needle" "$WORK/d.err" || fail "$name: $(cat "$WORK/d.err")"
+  [ "$(grep -c 'cfps train: error' "$WORK/d.err")" = 1 ] || fail "$name: not one line"
+  [ ! -e "$WORK/out_model" ] || fail "$name: exported anyway"
+  grep -q '^0 ' "$WORK/d.out" && fail "$name: trained anyway"
+  pass "$name: $(grep 'cfps train: error' "$WORK/d.err" | cut -c1-150)"
+}
+damage "flipped byte" 'printf "\xff" | dd of=shard-00001-of-00002.bin bs=1 seek=5000 conv=notrunc 2>/dev/null' "shard-00001-of-00002.bin.*checksum"
+damage "truncated shard" 'truncate -s -7 shard-00000-of-00002.bin' "shard-00000-of-00002.bin.*truncated"
+damage "missing shard" 'rm shard-00001-of-00002.bin' "shard-00001-of-00002.bin"
+damage "no MANIFEST" 'rm MANIFEST' "no complete checkpoint"
+damage "MANIFEST edited" 'sed -i "s/^factors 8/factors 9/" MANIFEST' "MANIFEST.*checksum mismatch"
+damage "MANIFEST of another S" 'cp "$WORK/ck1/step-000000300/MANIFEST" MANIFEST' "shard-00000-of-00001.bin"
+# Another run with the same options (another run id), and one with k=9, both with 2 servers.
+$MPIRUN -np 4 "$CFPS" train "${B[@]}" --factors 8 --epochs 5 --ps 2 --checkpoint-dir "$WORK/other" \
+  --checkpoint-every 250 >/dev/null
+$MPIRUN -np 4 "$CFPS" train "${B[@]}" --factors 9 --ps 2 --epochs 5 --checkpoint-dir "$WORK/k9" \
+  --checkpoint-every 250 >/dev/null
+damage "shard of another run" 'cp "$WORK/other/step-000000250/shard-00001-of-00002.bin" .' "shard-00001-of-00002.bin.*another run"
+damage "MANIFEST with another k" 'cp "$WORK/k9/step-000000250/MANIFEST" .' "factors 9, this run has --factors 8"
+damage "shard of another step" 'cp "$WORK/ck/step-000000500/shard-00000-of-00002.bin" .' "shard-00000-of-00002.bin.*step 500"
+# A different --factors than the checkpoint's.
+set +e
+"$CFPS" train --data "$WORK/r.data" --factors 9 --epochs 5 --batch-size 128 --resume "$good" \
+  2>"$WORK/f.err" >/dev/null
+rc=$?
+set -e
+[ "$rc" != 0 ] && grep -q -- "--factors 8, this run has --factors 9" "$WORK/f.err" || fail "factors: $(cat "$WORK/f.err")"
+pass "other --factors refused"
+# An empty or foreign directory.
+mkdir -p "$WORK/empty"
+set +e
+"$CFPS" train "${C[@]}" --resume "$WORK/empty" 2>"$WORK/e.err" >/dev/null; rc=$?
+set -e
+[ "$rc" != 0 ] && grep -q "no complete checkpoint in '$WORK/empty'" "$WORK/e.err" || fail "empty: $(cat "$WORK/e.err")"
+pass "empty directory refused"
