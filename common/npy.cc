@@ -95,6 +95,24 @@ bool ParseShape(std::string_view text, std::vector<int64_t>* dims) {
 
 }  // namespace
 
+Status NpyStreamWriter::Open(const std::string& path, int64_t rows, int64_t cols) {
+  path_ = path;
+  expected_ = rows * (cols > 0 ? cols : 1);
+  CFPS_RETURN_IF_ERROR(file_.Open(path));
+  const std::string header = Header(rows, cols);
+  return file_.Append(header.data(), header.size());
+}
+
+Status NpyStreamWriter::Append(const float* values, int64_t n) {
+  written_ += n;
+  return file_.Append(values, sizeof(float) * static_cast<size_t>(n));
+}
+
+Status NpyStreamWriter::Commit() {
+  CFPS_CHECK_EQ(written_, expected_);
+  return file_.Commit();
+}
+
 Status ReadNpy(const std::string& path, std::vector<float>* data, std::vector<int64_t>* shape) {
   std::string bytes;
   CFPS_RETURN_IF_ERROR(ReadFile(path, &bytes));

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "common/file_util.h"
 #include "common/status.h"
 
 namespace cfps {
@@ -17,6 +18,20 @@ Status WriteNpy(const std::string& path, const float* data, int64_t rows, int64_
 // factors (cols = k) and biases (cols = 0, offset k).
 Status WriteNpyStrided(const std::string& path, const float* data, int64_t rows, int64_t cols,
                        int64_t stride);
+// Writes a '<f4' array row by row without holding it in memory; the file appears on Commit().
+class NpyStreamWriter {
+ public:
+  Status Open(const std::string& path, int64_t rows, int64_t cols);
+  Status Append(const float* values, int64_t n);
+  Status Commit();
+
+ private:
+  AtomicFileWriter file_;
+  int64_t expected_ = 0;
+  int64_t written_ = 0;
+  std::string path_;
+};
+
 // Reads a '<f4' array written as above; shape gets 1 or 2 entries.
 Status ReadNpy(const std::string& path, std::vector<float>* data, std::vector<int64_t>* shape);
 

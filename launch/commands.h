@@ -9,5 +9,7 @@ int RunTrain(int argc, const char* const* argv);
 int RunGen(int argc, const char* const* argv);
 int RunRecommend(int argc, const char* const* argv);  // launch/recommend_command.cc
 int RunPlot(int argc, const char* const* argv);       // launch/plot_command.cc
+int RunInspect(int argc, const char* const* argv);    // launch/checkpoint_commands.cc
+int RunExport(int argc, const char* const* argv);     // launch/checkpoint_commands.cc
 
 }  // namespace cfps

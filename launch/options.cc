@@ -225,6 +225,8 @@ std::string MainUsage() {
          "  train   train on a ratings file; under mpirun, ranks 0..S-1 serve shards (--ps S)\n"
          "          and the others train\n"
          "  gen     write a synthetic MovieLens-shaped ratings file\n"
+         "  inspect CKPT  print a checkpoint's MANIFEST and verify every checksum\n"
+         "  export  write a checkpoint's model as NumPy files (--checkpoint CKPT --out DIR)\n"
          "  recommend  top-N items for a user, most similar items, item biases (from --export)\n"
          "  plot    draw train/valid loss per epoch from --metrics-out as an SVG\n";
 }

@@ -67,7 +67,8 @@ uint64_t ShardBodyBytes(int64_t local_users, int64_t local_items, int width, int
 
 // Reads and checks the header of shard `shard` of the checkpoint; fills its local row counts.
 Status ReadShardHeader(FILE* f, const std::string& path, uint64_t file_size,
-                       const CheckpointMeta& meta, int shard, int64_t local_rows[2]) {
+                       const CheckpointMeta& meta, int shard, int64_t local_rows[2],
+                       uint32_t* body_crc = nullptr) {
   char h[kShardHeaderBytes];
   if (file_size < kShardHeaderBytes) {
     return Status::Corruption("'" + path + "' is truncated: " + std::to_string(file_size) +
@@ -106,6 +107,7 @@ Status ReadShardHeader(FILE* f, const std::string& path, uint64_t file_size,
   if (Get<int64_t>(h, 56) != meta.users || Get<int64_t>(h, 64) != meta.items) {
     return bad("table sizes do not match the MANIFEST");
   }
+  if (body_crc) *body_crc = Get<uint32_t>(h, 120);
   local_rows[0] = Get<int64_t>(h, 72);
   local_rows[1] = Get<int64_t>(h, 80);
   if (local_rows[0] != RowsOnShard(meta.users, shard, meta.num_shards) ||
@@ -113,8 +115,7 @@ Status ReadShardHeader(FILE* f, const std::string& path, uint64_t file_size,
     return bad("local row counts do not match the sharding");
   }
   const uint64_t want = kShardHeaderBytes +
-                        ShardBodyBytes(local_rows[0], local_rows[1], meta.k + 1, meta.state_width) +
-                        4;
+                        ShardBodyBytes(local_rows[0], local_rows[1], meta.k + 1, meta.state_width);
   if (file_size != want) {
     return bad(std::string(file_size < want ? "is truncated" : "is too long") + ": " +
                std::to_string(file_size) + " bytes, expected " + std::to_string(want));
@@ -294,28 +295,27 @@ Status WriteShardFile(const std::string& path, const Shard& shard, uint64_t run_
   Put<int64_t>(h, 64, shard.shape().rows[kItemTable]);
   Put<int64_t>(h, 72, shard.local_rows(kUserTable));
   Put<int64_t>(h, 80, shard.local_rows(kItemTable));
+  uint32_t body_crc = 0;
+  for (int t = 0; t < 2; ++t) {
+    body_crc = Crc32(body_crc, shard.values(t).data(), shard.values(t).size() * sizeof(float));
+    body_crc = Crc32(body_crc, shard.states(t).data(), shard.states(t).size() * sizeof(float));
+  }
+  Put<uint32_t>(h, 120, body_crc);
   Put<uint32_t>(h, 124, Crc32(0, h, 124));
 
   AtomicFileWriter out;
   CFPS_RETURN_IF_ERROR(out.Open(path));
   CFPS_RETURN_IF_ERROR(out.Append(h, sizeof(h)));
-  uint32_t body_crc = 0;
-  uint32_t file_crc = Crc32(0, h, sizeof(h));
   for (int t = 0; t < 2; ++t) {
     for (const std::vector<float>* v : {&shard.values(t), &shard.states(t)}) {
-      const size_t bytes = v->size() * sizeof(float);
-      body_crc = Crc32(body_crc, v->data(), bytes);
-      file_crc = Crc32(file_crc, v->data(), bytes);
-      CFPS_RETURN_IF_ERROR(out.Append(v->data(), bytes));
+      CFPS_RETURN_IF_ERROR(out.Append(v->data(), v->size() * sizeof(float)));
     }
   }
-  CFPS_RETURN_IF_ERROR(out.Append(&body_crc, 4));
-  file_crc = Crc32(file_crc, &body_crc, 4);
   const uint64_t size = out.bytes_written();
   CFPS_RETURN_IF_ERROR(out.Commit());
   entry->name = path.substr(path.find_last_of('/') + 1);
   entry->size = size;
-  entry->crc = file_crc;
+  entry->crc = body_crc;
   return Status::OK();
 }
 
@@ -329,15 +329,13 @@ Status LoadShardRows(const std::string& step_dir, const CheckpointMeta& meta, in
   uint64_t size = 0;
   CFPS_RETURN_IF_ERROR(OpenForRead(path, &f, &size));
   int64_t local_rows[2];
-  CFPS_RETURN_IF_ERROR(ReadShardHeader(f.get(), path, size, meta, old_shard, local_rows));
+  uint32_t header_body_crc = 0;
+  CFPS_RETURN_IF_ERROR(
+      ReadShardHeader(f.get(), path, size, meta, old_shard, local_rows, &header_body_crc));
   if (shard->shape().k != meta.k || shard->optimizer().kind != meta.optimizer ||
       shard->shape().rows[0] != meta.users || shard->shape().rows[1] != meta.items) {
     return Status::InvalidArgument("'" + path + "' does not fit the model being trained");
   }
-  std::fseek(f.get(), 0, SEEK_SET);
-  char h[kShardHeaderBytes];
-  CFPS_RETURN_IF_ERROR(ReadExact(f.get(), h, sizeof(h), path));
-  uint32_t file_crc = Crc32(0, h, sizeof(h));
   uint32_t body_crc = 0;
   const int width = meta.k + 1, sw = meta.state_width;
   const int new_shards = shard->num_shards(), me = shard->shard();
@@ -353,7 +351,6 @@ Status LoadShardRows(const std::string& step_dir, const CheckpointMeta& meta, in
         buf.resize(static_cast<size_t>(n * per_row));
         CFPS_RETURN_IF_ERROR(ReadExact(f.get(), buf.data(), buf.size() * 4, path));
         body_crc = Crc32(body_crc, buf.data(), buf.size() * 4);
-        file_crc = Crc32(file_crc, buf.data(), buf.size() * 4);
         for (int64_t j = 0; j < n; ++j) {
           const int64_t global = GlobalRow(begin + j, old_shard, meta.num_shards);
           if (ShardOf(global, new_shards) != me) continue;
@@ -364,10 +361,7 @@ Status LoadShardRows(const std::string& step_dir, const CheckpointMeta& meta, in
       }
     }
   }
-  uint32_t stored = 0;
-  CFPS_RETURN_IF_ERROR(ReadExact(f.get(), &stored, 4, path));
-  file_crc = Crc32(file_crc, &stored, 4);
-  if (stored != body_crc || file_crc != entry->crc || size != entry->size) {
+  if (body_crc != header_body_crc || body_crc != entry->crc || size != entry->size) {
     return Status::Corruption("'" + path + "': checksum mismatch (the file is damaged)");
   }
   return Status::OK();
@@ -383,6 +377,17 @@ Status VerifyFile(const std::string& step_dir, const CheckpointFile& entry) {
                               " bytes, the MANIFEST says " + std::to_string(entry.size) +
                               (size < entry.size ? " (truncated)" : ""));
   }
+  const bool shard = entry.name.rfind("shard-", 0) == 0;
+  uint32_t header_body_crc = 0;
+  if (shard) {
+    char h[kShardHeaderBytes];
+    if (size < sizeof(h)) return Status::Corruption("'" + path + "' is truncated");
+    CFPS_RETURN_IF_ERROR(ReadExact(f.get(), h, sizeof(h), path));
+    if (std::memcmp(h, kShardMagic, 8) != 0 || Get<uint32_t>(h, 124) != Crc32(0, h, 124)) {
+      return Status::Corruption("'" + path + "': header checksum mismatch");
+    }
+    header_body_crc = Get<uint32_t>(h, 120);
+  }
   std::vector<char> buf(1 << 20);
   uint32_t crc = 0;
   for (;;) {
@@ -390,7 +395,9 @@ Status VerifyFile(const std::string& step_dir, const CheckpointFile& entry) {
     if (n == 0) break;
     crc = Crc32(crc, buf.data(), n);
   }
-  if (crc != entry.crc) return Status::Corruption("'" + path + "': checksum mismatch");
+  if (crc != entry.crc || (shard && crc != header_body_crc)) {
+    return Status::Corruption("'" + path + "': checksum mismatch");
+  }
   return Status::OK();
 }
 

@@ -22,10 +22,13 @@
 //       48     4  state floats per row   52  4  reserved (0)
 //       56     8  global rows, users     64  8  global rows, items
 //       72     8  local rows, users      80  8  local rows, items
-//       88    36  reserved (0)
+//       88    32  reserved (0)
+//      120     4  CRC-32 of the body (everything after the header)
 //      124     4  CRC-32 of bytes 0..123
-//   then, for users then items: local_rows x (k+1) floats (rows, local order), then
-//   local_rows x state floats; then a 4-byte CRC-32 of everything after the header.
+//   then the body: for users then items, local_rows x (k+1) floats (rows, local order), then
+//   local_rows x state floats.
+// The MANIFEST records a shard's size and body CRC (a whole-file CRC would be blind to the body:
+// a block followed by its own CRC-32 leaves the CRC register in a constant state).
 // A row's global index is local * S + s: any shard count M can load the rows it owns (r % M).
 
 #include <cstdint>
@@ -94,7 +97,8 @@ Status WriteShardFile(const std::string& path, const Shard& shard, uint64_t run_
 Status LoadShardRows(const std::string& step_dir, const CheckpointMeta& meta, int old_shard,
                      Shard* shard);
 
-// Verifies one file of a step directory against its manifest entry (size and CRC).
+// Verifies one file of a step directory against its manifest entry: size and CRC-32 (for shard
+// files: the header's own checksum, then the body's CRC against the header and the entry).
 Status VerifyFile(const std::string& step_dir, const CheckpointFile& entry);
 
 // Calls fn(table, global_row, row) for every row of every shard in global order per table,

@@ -40,9 +40,11 @@ pass "single process <-> cluster, mid-epoch (step 300 of 625): identical"
 pass "LATEST and --keep"
 
 # 3. SIGTERM: finish the step, save, exit 0 (one process), with a line saying where.
-"$CFPS" train "${B[@]}" --factors 8 --epochs 4000 --checkpoint-dir "$WORK/cks" > "$WORK/sig.out" 2>&1 &
+"$CFPS" train "${B[@]}" --factors 8 --epochs 4000 --checkpoint-dir "$WORK/cks" \
+  --metrics-out "$WORK/sig.jsonl" > "$WORK/sig.out" 2>&1 &
 pid=$!
-for _ in $(seq 1 600); do grep -q '^0 ' "$WORK/sig.out" && break; sleep 0.1; done
+# Rank 0 writes the metrics file itself after each epoch: then training is under way.
+for _ in $(seq 1 600); do [ -s "$WORK/sig.jsonl" ] && break; sleep 0.1; done
 kill -TERM $pid
 set +e; wait $pid; rc=$?; set -e
 [ "$rc" = 0 ] || fail "SIGTERM: exit $rc: $(tail -3 "$WORK/sig.out")"
@@ -53,12 +55,12 @@ step_dir=$(cat "$WORK/cks/LATEST")
 pass "SIGTERM saved $step_dir and exited 0"
 # Under mpirun the ranks get the signal forwarded and save the same way.
 $MPIRUN -np 3 "$CFPS" train "${B[@]}" --factors 8 --epochs 4000 --ps 1 --checkpoint-dir "$WORK/cksm" \
-  > "$WORK/sigm.out" 2>&1 &
+  --metrics-out "$WORK/sigm.jsonl" > "$WORK/sigm.out" 2>&1 &
 pid=$!
-for _ in $(seq 1 600); do grep -q '^0 ' "$WORK/sigm.out" && break; sleep 0.1; done
+for _ in $(seq 1 600); do [ -s "$WORK/sigm.jsonl" ] && break; sleep 0.1; done
 kill -TERM $pid || fail "mpirun run ended early: $(tail -5 "$WORK/sigm.out")"
 set +e; wait $pid; set -e
-grep -q "stopped by a signal after step" "$WORK/sigm.out" || fail "mpirun SIGTERM: $(tail -5 "$WORK/sigm.out")"
+grep -q "stopped by a signal after step" "$WORK/sigm.out" || fail "mpirun SIGTERM: $(cat "$WORK/sigm.out")"
 [ -f "$WORK/cksm/$(cat "$WORK/cksm/LATEST")/MANIFEST" ] || fail "mpirun SIGTERM: no checkpoint"
 pass "SIGTERM to mpirun: every rank saved and stopped"
 
@@ -83,6 +85,7 @@ damage() {  # name, command to damage a copy, needle
   pass "$name: $(grep 'cfps train: error' "$WORK/d.err" | cut -c1-150)"
 }
 damage "flipped byte" 'printf "\xff" | dd of=shard-00001-of-00002.bin bs=1 seek=5000 conv=notrunc 2>/dev/null' "shard-00001-of-00002.bin.*checksum"
+damage "flipped header byte" 'printf "\x07" | dd of=shard-00000-of-00002.bin bs=1 seek=41 conv=notrunc 2>/dev/null' "shard-00000-of-00002.bin.*header checksum"
 damage "truncated shard" 'truncate -s -7 shard-00000-of-00002.bin' "shard-00000-of-00002.bin.*truncated"
 damage "missing shard" 'rm shard-00001-of-00002.bin' "shard-00001-of-00002.bin"
 damage "no MANIFEST" 'rm MANIFEST' "no complete checkpoint"
@@ -111,3 +114,19 @@ set +e
 set -e
 [ "$rc" != 0 ] && grep -q "no complete checkpoint in '$WORK/empty'" "$WORK/e.err" || fail "empty: $(cat "$WORK/e.err")"
 pass "empty directory refused"
+
+# 5. inspect says whether a checkpoint is sound; export streams it to the NumPy layout.
+"$CFPS" inspect "$WORK/ck" > "$WORK/i.out" || fail "inspect of a sound checkpoint failed"
+grep -q "all 4 files verified" "$WORK/i.out" || fail "inspect: $(cat "$WORK/i.out")"
+grep -q "^step        625" "$WORK/i.out" || fail "inspect does not follow LATEST"
+rm -rf "$WORK/bad"; cp -r "$good" "$WORK/bad"
+printf '\xff' | dd of="$WORK/bad/shard-00001-of-00002.bin" bs=1 seek=3000 conv=notrunc 2>/dev/null
+set +e; "$CFPS" inspect "$WORK/bad" > "$WORK/i.out" 2> "$WORK/i.err"; rc=$?; set -e
+[ "$rc" = 1 ] && grep -q "shard-00001-of-00002.bin.*DAMAGED" "$WORK/i.out" || fail "inspect missed damage"
+pass "inspect: sound (exit 0) and damaged (exit 1)"
+"$CFPS" export --checkpoint "$WORK/ck" --out "$WORK/exported" >/dev/null
+[ "$(sums "$WORK/exported")" = "$(sums "$WORK/straight")" ] || fail "export from checkpoint differs"
+cmp "$WORK/exported/users.tsv" "$WORK/straight/users.tsv" || fail "users.tsv differs"
+set +e; "$CFPS" export --checkpoint "$WORK/bad" --out "$WORK/exp_bad" 2>/dev/null; rc=$?; set -e
+[ "$rc" = 1 ] && [ ! -e "$WORK/exp_bad" ] || fail "export of a damaged checkpoint wrote output"
+pass "export --checkpoint equals train --export; refuses a damaged checkpoint"
