@@ -51,8 +51,8 @@ void Marker(std::string* out, int shape, double x, double y, const std::string& 
       *out += "<circle cx=\"" + Num(x) + "\" cy=\"" + Num(y) + "\" r=\"4\"" + fill;
       break;
     case 1:
-      *out += "<rect x=\"" + Num(x - 4) + "\" y=\"" + Num(y - 4) +
-              "\" width=\"8\" height=\"8\"" + fill;
+      *out +=
+          "<rect x=\"" + Num(x - 4) + "\" y=\"" + Num(y - 4) + "\" width=\"8\" height=\"8\"" + fill;
       break;
     case 2:
       *out += "<polygon points=\"" + Num(x) + "," + Num(y - 5) + " " + Num(x + 5) + "," +
@@ -77,11 +77,21 @@ std::string XmlEscape(const std::string& text) {
     const unsigned char c = s[k];
     if (c < 0x80) {
       switch (c) {
-        case '&': out += "&amp;"; break;
-        case '<': out += "&lt;"; break;
-        case '>': out += "&gt;"; break;
-        case '"': out += "&quot;"; break;
-        case '\'': out += "&#39;"; break;
+        case '&':
+          out += "&amp;";
+          break;
+        case '<':
+          out += "&lt;";
+          break;
+        case '>':
+          out += "&gt;";
+          break;
+        case '"':
+          out += "&quot;";
+          break;
+        case '\'':
+          out += "&#39;";
+          break;
         default:
           if (c < 0x20 && c != '\t') {
             out += kReplacement;  // not allowed in XML 1.0 (or not wanted in one line of text)
@@ -173,8 +183,8 @@ std::string RenderSvgLinePlot(const PlotSpec& spec) {
   o.reserve(8192);
   o += "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
   o += "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" + std::to_string(width) +
-       "\" height=\"" + std::to_string(height) + "\" viewBox=\"0 0 " + std::to_string(width) +
-       " " + std::to_string(height) +
+       "\" height=\"" + std::to_string(height) + "\" viewBox=\"0 0 " + std::to_string(width) + " " +
+       std::to_string(height) +
        "\" font-family=\"DejaVu Sans, Helvetica, Arial, sans-serif\" font-size=\"12\">\n";
   o += "<title>" + XmlEscape(spec.title) + "</title>\n";
   o += "<rect x=\"0\" y=\"0\" width=\"" + std::to_string(width) + "\" height=\"" +
@@ -186,8 +196,8 @@ std::string RenderSvgLinePlot(const PlotSpec& spec) {
   // Grid and ticks.
   o += "<g stroke=\"#e0e0e0\" stroke-width=\"1\">\n";
   for (double v : xt) {
-    o += "<line x1=\"" + Num(ax(v)) + "\" y1=\"" + Num(top) + "\" x2=\"" + Num(ax(v)) +
-         "\" y2=\"" + Num(bottom) + "\"/>\n";
+    o += "<line x1=\"" + Num(ax(v)) + "\" y1=\"" + Num(top) + "\" x2=\"" + Num(ax(v)) + "\" y2=\"" +
+         Num(bottom) + "\"/>\n";
   }
   for (double v : yt) {
     o += "<line x1=\"" + Num(left) + "\" y1=\"" + Num(ay(v)) + "\" x2=\"" + Num(right) +
@@ -218,15 +228,14 @@ std::string RenderSvgLinePlot(const PlotSpec& spec) {
   o += "<text x=\"" + Num((left + right) / 2) + "\" y=\"" + Num(height - 18.0) +
        "\" text-anchor=\"middle\" font-size=\"13\">" + XmlEscape(spec.x_label) + "</text>\n";
   const double yl_x = 22, yl_y = (top + bottom) / 2;
-  o += "<text x=\"" + Num(yl_x) + "\" y=\"" + Num(yl_y) + "\" transform=\"rotate(-90 " +
-       Num(yl_x) + " " + Num(yl_y) + ")\" text-anchor=\"middle\" font-size=\"13\">" +
-       XmlEscape(spec.y_label) + "</text>\n";
+  o += "<text x=\"" + Num(yl_x) + "\" y=\"" + Num(yl_y) + "\" transform=\"rotate(-90 " + Num(yl_x) +
+       " " + Num(yl_y) + ")\" text-anchor=\"middle\" font-size=\"13\">" + XmlEscape(spec.y_label) +
+       "</text>\n";
 
   // The series: a line, then its markers on top.
   for (size_t s = 0; s < spec.series.size(); ++s) {
     const PlotSeries& series = spec.series[s];
-    const std::string color =
-        series.color.empty() ? kPalette[s % 4] : XmlEscape(series.color);
+    const std::string color = series.color.empty() ? kPalette[s % 4] : XmlEscape(series.color);
     o += "<g class=\"series\" data-name=\"" + XmlEscape(series.name) + "\">\n";
     // One polyline per run of finite points: a missing value is a gap, not a straight line.
     std::vector<std::pair<double, double>> xy, run;

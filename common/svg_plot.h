@@ -26,8 +26,8 @@ struct PlotSpec {
   std::string x_label;
   std::string y_label;
   std::vector<PlotSeries> series;
-  int width = 720;   // pixels; clamped to >= 320
-  int height = 440;  // pixels; clamped to >= 240
+  int width = 720;         // pixels; clamped to >= 320
+  int height = 440;        // pixels; clamped to >= 240
   bool integer_x = false;  // x ticks at integers only (epochs)
 };
 

@@ -55,26 +55,6 @@ void RemoveStepDir(const std::string& dir) {
   rmdir(dir.c_str());
 }
 
-// Step directories under `dir`: (step, complete).
-std::vector<std::pair<int64_t, bool>> ListSteps(const std::string& dir) {
-  std::vector<std::pair<int64_t, bool>> out;
-  if (DIR* d = opendir(dir.c_str())) {
-    while (dirent* e = readdir(d)) {
-      const std::string name = e->d_name;
-      if (name.rfind("step-", 0) != 0 || name.size() < 6) continue;
-      char* end = nullptr;
-      const long long step = std::strtoll(name.c_str() + 5, &end, 10);
-      if (*end != '\0' || StepDirName(step) != name) continue;
-      struct stat st;
-      const bool complete = stat(JoinPath(JoinPath(dir, name), "MANIFEST").c_str(), &st) == 0;
-      out.emplace_back(step, complete);
-    }
-    closedir(d);
-  }
-  std::sort(out.begin(), out.end());
-  return out;
-}
-
 }  // namespace
 
 uint64_t NewRunId(Exchange* exchange) {
@@ -187,7 +167,7 @@ Status Checkpointer::Save(int64_t step) {
 }
 
 Status Checkpointer::Prune() const {
-  const auto steps = ListSteps(options_->checkpoint_dir);
+  const auto steps = ListCheckpointSteps(options_->checkpoint_dir);
   int64_t newest_complete = -1;
   int complete_seen = 0;
   for (auto it = steps.rbegin(); it != steps.rend(); ++it) {

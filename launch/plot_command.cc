@@ -56,9 +56,8 @@ Status ParseArgs(int argc, const char* const* argv, PlotArgs* out, bool* help) {
                           : arg == "--title" ? &out->title
                                              : nullptr;
     if (target == nullptr) {
-      return Status::InvalidArgument(arg.rfind("-", 0) == 0
-                                         ? "unknown option '" + arg + "'"
-                                         : "unexpected argument '" + arg + "'");
+      return Status::InvalidArgument(arg.rfind("-", 0) == 0 ? "unknown option '" + arg + "'"
+                                                            : "unexpected argument '" + arg + "'");
     }
     if (!inline_value) {
       if (k + 1 >= argc) return Status::InvalidArgument("option '" + arg + "' needs a value");
@@ -148,11 +147,21 @@ class FlatJsonParser {
       if (pos_ >= s_.size()) return false;
       char e = s_[pos_++];
       switch (e) {
-        case 'n': out->push_back('\n'); break;
-        case 't': out->push_back('\t'); break;
-        case 'r': out->push_back('\r'); break;
-        case 'b': out->push_back('\b'); break;
-        case 'f': out->push_back('\f'); break;
+        case 'n':
+          out->push_back('\n');
+          break;
+        case 't':
+          out->push_back('\t');
+          break;
+        case 'r':
+          out->push_back('\r');
+          break;
+        case 'b':
+          out->push_back('\b');
+          break;
+        case 'f':
+          out->push_back('\f');
+          break;
         case 'u': {
           unsigned cp = 0;
           if (pos_ + 4 > s_.size()) return false;
@@ -162,7 +171,9 @@ class FlatJsonParser {
           out->push_back(cp < 0x80 ? static_cast<char>(cp) : '?');
           break;
         }
-        default: out->push_back(e); break;  // \" \\ \/ and, tolerantly, anything else
+        default:
+          out->push_back(e);
+          break;  // \" \\ \/ and, tolerantly, anything else
       }
     }
     return false;

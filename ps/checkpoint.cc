@@ -1,6 +1,10 @@
 #include "ps/checkpoint.h"
 
+#include <dirent.h>
+#include <sys/stat.h>
 #include <zlib.h>
+
+#include <algorithm>
 
 #include <cinttypes>
 #include <cstdio>
@@ -256,22 +260,41 @@ Status ParseManifest(const std::string& text, const std::string& path, Checkpoin
   return Status::OK();
 }
 
+std::vector<std::pair<int64_t, bool>> ListCheckpointSteps(const std::string& dir) {
+  std::vector<std::pair<int64_t, bool>> out;
+  if (DIR* d = opendir(dir.c_str())) {
+    while (dirent* e = readdir(d)) {
+      const std::string name = e->d_name;
+      if (name.rfind("step-", 0) != 0 || name.size() < 6) continue;
+      char* end = nullptr;
+      const long long step = std::strtoll(name.c_str() + 5, &end, 10);
+      if (*end != '\0' || StepDirName(step) != name) continue;
+      struct stat st;
+      const bool complete = stat(JoinPath(JoinPath(dir, name), "MANIFEST").c_str(), &st) == 0;
+      out.emplace_back(step, complete);
+    }
+    closedir(d);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
 Status OpenCheckpoint(const std::string& path, std::string* step_dir, CheckpointMeta* meta) {
   std::string dir = path;
-  std::string latest;
-  if (ReadFile(JoinPath(path, "LATEST"), &latest).ok()) {
-    while (!latest.empty() && (latest.back() == '\n' || latest.back() == '\r')) latest.pop_back();
-    if (latest.empty() || latest.find('/') != std::string::npos) {
-      return Status::Corruption("'" + JoinPath(path, "LATEST") + "' does not name a step directory");
+  const auto steps = ListCheckpointSteps(path);
+  for (auto it = steps.rbegin(); it != steps.rend(); ++it) {
+    if (it->second) {
+      dir = JoinPath(path, StepDirName(it->first));
+      break;
     }
-    dir = JoinPath(path, latest);
   }
   std::string text;
   const std::string manifest = JoinPath(dir, "MANIFEST");
   Status s = ReadFile(manifest, &text);
   if (!s.ok()) {
     return Status::NotFound("no complete checkpoint in '" + path + "' (" + s.message() +
-                            "): expected DIR/LATEST or a step directory with a MANIFEST");
+                            "): expected a checkpoint directory or a step directory with a "
+                            "MANIFEST");
   }
   CFPS_RETURN_IF_ERROR(ParseManifest(text, manifest, meta));
   *step_dir = dir;

@@ -83,8 +83,13 @@ std::string FormatManifest(const CheckpointMeta& meta);
 // `path` names the file in errors. Checks the manifest's own CRC and every field.
 Status ParseManifest(const std::string& text, const std::string& path, CheckpointMeta* meta);
 
-// `path` is a checkpoint directory (follows LATEST) or a step directory. Fills the step directory
-// and its parsed MANIFEST. A directory with no complete checkpoint is an error saying so.
+// Step directories under a checkpoint directory, in increasing step: (step, has a MANIFEST).
+std::vector<std::pair<int64_t, bool>> ListCheckpointSteps(const std::string& dir);
+
+// `path` is a checkpoint directory or a step directory. Fills the step directory and its parsed
+// MANIFEST. In a checkpoint directory the newest step directory with a MANIFEST is taken (LATEST
+// names it too, unless the writer died between the MANIFEST and the rename of LATEST); a step
+// directory without a MANIFEST is never taken. No complete checkpoint is an error saying so.
 Status OpenCheckpoint(const std::string& path, std::string* step_dir, CheckpointMeta* meta);
 
 // Writes `shard` to `path` (atomically); fills size and CRC for the manifest.

@@ -48,13 +48,12 @@ inline FuzzFile& TheFile() {
 }
 
 // A broken invariant of a reader that returned OK: a finding, reported as a crash.
-#define CFPS_FUZZ_ASSERT(cond)                                                    \
-  do {                                                                            \
-    if (!(cond)) {                                                                \
-      std::fprintf(stderr, "fuzz invariant failed at %s:%d: %s\n", __FILE__,      \
-                   __LINE__, #cond);                                              \
-      std::abort();                                                               \
-    }                                                                             \
+#define CFPS_FUZZ_ASSERT(cond)                                                                 \
+  do {                                                                                         \
+    if (!(cond)) {                                                                             \
+      std::fprintf(stderr, "fuzz invariant failed at %s:%d: %s\n", __FILE__, __LINE__, #cond); \
+      std::abort();                                                                            \
+    }                                                                                          \
   } while (0)
 
 }  // namespace fuzz

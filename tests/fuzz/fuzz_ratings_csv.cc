@@ -1,4 +1,5 @@
-// libFuzzer target: cfps::ReadRatings with --format csv (see ratings_target.h for the input layout).
+// libFuzzer target: cfps::ReadRatings with --format csv (see ratings_target.h for the input
+// layout).
 #include "tests/fuzz/ratings_target.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

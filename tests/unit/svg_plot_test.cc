@@ -172,8 +172,8 @@ TEST(SvgPlotTest, PointsFollowTheData) {
   auto coords = Coordinates("<a" + first + "/>");
   ASSERT_EQ(coords.size(), 10u);
   for (size_t k = 2; k < coords.size(); k += 2) {
-    EXPECT_GT(coords[k].first, coords[k - 2].first);          // x increasing
-    EXPECT_GT(coords[k + 1].first, coords[k - 1].first);      // loss decreasing
+    EXPECT_GT(coords[k].first, coords[k - 2].first);      // x increasing
+    EXPECT_GT(coords[k + 1].first, coords[k - 1].first);  // loss decreasing
   }
 }
 
@@ -190,15 +190,18 @@ TEST(SvgPlotTest, EscapesTheTitleAndNames) {
 }
 
 TEST(SvgPlotTest, XmlEscapeKeepsUtf8AndReplacesWhatXmlCannotHold) {
-  EXPECT_EQ(XmlEscape("caf\xC3\xA9 \xE2\x86\x92 \xF0\x9F\x93\x88"), "caf\xC3\xA9 \xE2\x86\x92 \xF0\x9F\x93\x88");
+  EXPECT_EQ(XmlEscape("caf\xC3\xA9 \xE2\x86\x92 \xF0\x9F\x93\x88"),
+            "caf\xC3\xA9 \xE2\x86\x92 \xF0\x9F\x93\x88");
   const std::string fffd = "\xEF\xBF\xBD";
-  EXPECT_EQ(XmlEscape("a\x01" "b"), "a" + fffd + "b");           // control character
-  EXPECT_EQ(XmlEscape("a\nb\tc"), "a" + fffd + "b\tc");           // a title is one line
-  EXPECT_EQ(XmlEscape("\xFF"), fffd);                             // not UTF-8
-  EXPECT_EQ(XmlEscape("\xC3"), fffd);                             // truncated sequence
-  EXPECT_EQ(XmlEscape("\xC0\xAF"), fffd + fffd);                  // overlong '/'
-  EXPECT_EQ(XmlEscape("\xED\xA0\x80"), fffd + fffd + fffd);       // a surrogate
-  EXPECT_EQ(XmlEscape("\xEF\xBF\xBF"), fffd + fffd + fffd);       // U+FFFF
+  EXPECT_EQ(XmlEscape("a\x01"
+                      "b"),
+            "a" + fffd + "b");                               // control character
+  EXPECT_EQ(XmlEscape("a\nb\tc"), "a" + fffd + "b\tc");      // a title is one line
+  EXPECT_EQ(XmlEscape("\xFF"), fffd);                        // not UTF-8
+  EXPECT_EQ(XmlEscape("\xC3"), fffd);                        // truncated sequence
+  EXPECT_EQ(XmlEscape("\xC0\xAF"), fffd + fffd);             // overlong '/'
+  EXPECT_EQ(XmlEscape("\xED\xA0\x80"), fffd + fffd + fffd);  // a surrogate
+  EXPECT_EQ(XmlEscape("\xEF\xBF\xBF"), fffd + fffd + fffd);  // U+FFFF
 }
 
 TEST(SvgPlotTest, OnePointAndNonFinitePoints) {
