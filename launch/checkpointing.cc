@@ -113,6 +113,23 @@ CheckpointMeta Checkpointer::Describe(int64_t step) const {
 }
 
 Status Checkpointer::Save(int64_t step) {
+  Status s = SaveSteps(step);
+  if (!s.ok()) {
+    const auto steps = ListCheckpointSteps(options_->checkpoint_dir);
+    std::string previous = "no complete checkpoint";
+    for (auto it = steps.rbegin(); it != steps.rend(); ++it) {
+      if (it->second && it->first != step) {
+        previous = StepDirName(it->first);
+        break;
+      }
+    }
+    return Status::IOError("checkpoint of step " + std::to_string(step) + " not written (" +
+                           s.message() + "); LATEST is unchanged: " + previous);
+  }
+  return s;
+}
+
+Status Checkpointer::SaveSteps(int64_t step) {
   const int rank = exchange_->rank();
   const std::string dir = StepDir(step);
   Status s;
@@ -123,7 +140,7 @@ Status Checkpointer::Save(int64_t step) {
     // incomplete until the new one is written.
     if (s.ok()) unlink(JoinPath(dir, "MANIFEST").c_str());
   }
-  CFPS_RETURN_IF_ERROR(AgreeOnStatus(exchange_, s).WithContext("checkpoint"));
+  CFPS_RETURN_IF_ERROR(AgreeOnStatus(exchange_, s));
 
   const int num_shards = roles_.num_shards();
   std::vector<double> entries(2 * static_cast<size_t>(num_shards), 0.0);
@@ -134,7 +151,7 @@ Status Checkpointer::Save(int64_t step) {
     entries[2 * static_cast<size_t>(shard->shard())] = static_cast<double>(entry.size);
     entries[2 * static_cast<size_t>(shard->shard()) + 1] = static_cast<double>(entry.crc);
   }
-  CFPS_RETURN_IF_ERROR(AgreeOnStatus(exchange_, s).WithContext("checkpoint"));
+  CFPS_RETURN_IF_ERROR(AgreeOnStatus(exchange_, s));
   exchange_->AllReduceSum(entries.data(), static_cast<int>(entries.size()));
 
   if (const char* delay = std::getenv("CFPS_FAULT_DELAY_CHECKPOINT_MS")) {
@@ -161,9 +178,8 @@ Status Checkpointer::Save(int64_t step) {
       s = WriteFileAtomic(JoinPath(options_->checkpoint_dir, "LATEST"), StepDirName(step) + "\n");
     }
     if (s.ok()) s = Prune();
-    if (!s.ok()) s = s.WithContext("LATEST still names the previous checkpoint");
   }
-  return AgreeOnStatus(exchange_, s).WithContext("checkpoint");
+  return AgreeOnStatus(exchange_, s);
 }
 
 Status Checkpointer::Prune() const {

@@ -31,6 +31,7 @@ class Checkpointer {
   std::string StepDir(int64_t step) const;
 
  private:
+  Status SaveSteps(int64_t step);
   Status CheckCompatible(const CheckpointMeta& meta, const std::string& step_dir) const;
   CheckpointMeta Describe(int64_t step) const;
   Status Prune() const;

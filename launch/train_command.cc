@@ -15,6 +15,7 @@
 
 #include "common/dataset.h"
 #include "common/export.h"
+#include "common/file_util.h"
 #include "common/mpi_exchange.h"
 #include "common/roles.h"
 #include "launch/checkpointing.h"
@@ -135,7 +136,25 @@ int RunTrain(int argc, const char* const* argv) {
       out_status = Status::IOError("--metrics-out: cannot create '" + opt.metrics_out + "'");
     }
   }
-  if (AnyFailed(ex, out_status)) return 1;
+  // Directories that will be written later are checked now, not after hours of training.
+  if (rank == 0 && out_status.ok()) {
+    for (const std::string* dir : {&opt.checkpoint_dir, &opt.export_dir}) {
+      if (dir->empty() || !out_status.ok()) continue;
+      const char* option = dir == &opt.checkpoint_dir ? "--checkpoint-dir" : "--export";
+      out_status = MakeDirs(*dir);
+      const std::string probe = JoinPath(*dir, ".cfps-write-test");
+      if (out_status.ok()) out_status = WriteFileAtomic(probe, "ok\n");
+      unlink(probe.c_str());
+      out_status = out_status.WithContext(option);
+    }
+  }
+  if (AnyFailed(ex, out_status)) {
+    if (metrics) {
+      std::fclose(metrics);
+      std::remove(opt.metrics_out.c_str());
+    }
+    return 1;
+  }
 
   if (rank == 0) {
     std::printf(

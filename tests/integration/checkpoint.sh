@@ -54,11 +54,14 @@ step_dir=$(cat "$WORK/cks/LATEST")
 [ -f "$WORK/cks/$step_dir/MANIFEST" ] || fail "SIGTERM: no complete checkpoint"
 pass "SIGTERM saved $step_dir and exited 0"
 # Under mpirun the ranks get the signal forwarded and save the same way.
-$MPIRUN -np 3 "$CFPS" train "${B[@]}" --factors 8 --epochs 4000 --ps 1 --checkpoint-dir "$WORK/cksm" \
+# (Plain mpirun: wrapped in timeout(1), the signal would reach mpirun through timeout.)
+mpirun -np 3 "$CFPS" train "${B[@]}" --factors 8 --epochs 4000 --ps 1 --checkpoint-dir "$WORK/cksm" \
   --metrics-out "$WORK/sigm.jsonl" > "$WORK/sigm.out" 2>&1 &
 pid=$!
 for _ in $(seq 1 600); do [ -s "$WORK/sigm.jsonl" ] && break; sleep 0.1; done
 kill -TERM $pid || fail "mpirun run ended early: $(tail -5 "$WORK/sigm.out")"
+for _ in $(seq 1 600); do kill -0 $pid 2>/dev/null || break; sleep 0.1; done
+kill -0 $pid 2>/dev/null && { kill -9 $pid; fail "mpirun did not stop within 60 s of SIGTERM"; }
 set +e; wait $pid; set -e
 grep -q "stopped by a signal after step" "$WORK/sigm.out" || fail "mpirun SIGTERM: $(cat "$WORK/sigm.out")"
 [ -f "$WORK/cksm/$(cat "$WORK/cksm/LATEST")/MANIFEST" ] || fail "mpirun SIGTERM: no checkpoint"
