@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <cstring>
 
 namespace cfps {
@@ -39,10 +40,26 @@ Status AtomicFileWriter::Open(const std::string& path) {
 }
 
 Status AtomicFileWriter::Flush() {
-  const char* p = buffer_.data();
-  size_t left = buffer_.size();
+  Status s = WriteAll(buffer_.data(), buffer_.size());
+  buffer_.clear();
+  return s;
+}
+
+Status AtomicFileWriter::Append(const void* data, size_t n) {
+  CFPS_CHECK(fd_ >= 0);
+  written_ += n;
+  if (buffer_.size() + n > (1u << 20)) CFPS_RETURN_IF_ERROR(Flush());
+  if (n <= (1u << 20)) {
+    buffer_.append(static_cast<const char*>(data), n);
+    return Status::OK();
+  }
+  // Large blocks (a shard's tables) go straight to the file: no second copy in memory.
+  return WriteAll(static_cast<const char*>(data), n);
+}
+
+Status AtomicFileWriter::WriteAll(const char* p, size_t left) {
   while (left > 0) {
-    ssize_t n = write(fd_, p, left);
+    ssize_t n = write(fd_, p, std::min<size_t>(left, 1u << 30));
     if (n < 0) {
       if (errno == EINTR) continue;
       return Errno("cannot write", tmp_);
@@ -50,19 +67,6 @@ Status AtomicFileWriter::Flush() {
     p += n;
     left -= static_cast<size_t>(n);
   }
-  buffer_.clear();
-  return Status::OK();
-}
-
-Status AtomicFileWriter::Append(const void* data, size_t n) {
-  CFPS_CHECK(fd_ >= 0);
-  written_ += n;
-  if (buffer_.size() + n > (1u << 20)) CFPS_RETURN_IF_ERROR(Flush());
-  if (n > (1u << 20)) {
-    buffer_.assign(static_cast<const char*>(data), n);
-    return Flush();
-  }
-  buffer_.append(static_cast<const char*>(data), n);
   return Status::OK();
 }
 

@@ -26,6 +26,7 @@ class AtomicFileWriter {
 
  private:
   Status Flush();
+  Status WriteAll(const char* data, size_t n);
   std::string path_, tmp_;
   int fd_ = -1;
   std::string buffer_;

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <ctime>
 #include <fstream>
@@ -113,7 +114,15 @@ CheckpointMeta Checkpointer::Describe(int64_t step) const {
 }
 
 Status Checkpointer::Save(int64_t step) {
+  const auto start = std::chrono::steady_clock::now();
   Status s = SaveSteps(step);
+  if (s.ok() && exchange_->rank() == 0) {
+    const double secs =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    std::printf("cfps: checkpoint %s: %.1f MB in %.2f s\n", StepDir(step).c_str(),
+                static_cast<double>(last_bytes_) / 1e6, secs);
+    std::fflush(stdout);
+  }
   if (!s.ok()) {
     const auto steps = ListCheckpointSteps(options_->checkpoint_dir);
     std::string previous = "no complete checkpoint";
@@ -153,6 +162,10 @@ Status Checkpointer::SaveSteps(int64_t step) {
   }
   CFPS_RETURN_IF_ERROR(AgreeOnStatus(exchange_, s));
   exchange_->AllReduceSum(entries.data(), static_cast<int>(entries.size()));
+  last_bytes_ = 0;
+  for (int shard = 0; shard < num_shards; ++shard) {
+    last_bytes_ += static_cast<int64_t>(entries[2 * static_cast<size_t>(shard)]);
+  }
 
   if (const char* delay = std::getenv("CFPS_FAULT_DELAY_CHECKPOINT_MS")) {
     // Fault injection for the crash tests: widens the window between the shard files and the

@@ -42,6 +42,7 @@ class Checkpointer {
   const Dataset* data_;
   const TrainOptions* options_;
   uint64_t run_id_;
+  int64_t last_bytes_ = 0;  // shard bytes of the last checkpoint written
 };
 
 // A run id that differs between runs (random; identical on every rank). Collective.

@@ -184,16 +184,19 @@ int RunTrain(int argc, const char* const* argv) {
   Checkpointer checkpointer(ex, roles, &trainer, &data, &opt, NewRunId(ex));
   int64_t start_step = 0;
   if (!opt.resume.empty()) {
+    const double load_start = WallNow();
     Status r = checkpointer.Load(opt.resume, &start_step);
+    const double load_secs = WallNow() - load_start;
     if (!r.ok()) {
       if (rank == 0) std::fprintf(stderr, "cfps train: error: %s\n", r.ToString().c_str());
       return 1;
     }
     if (rank == 0) {
-      std::printf("cfps: resumed from %s at step %lld (epoch %lld, step %lld of it)\n",
+      std::printf("cfps: resumed from %s at step %lld (epoch %lld, step %lld of it), loaded in "
+                  "%.2f s\n",
                   opt.resume.c_str(), static_cast<long long>(start_step),
                   static_cast<long long>(start_step / trainer.steps_per_epoch()),
-                  static_cast<long long>(start_step % trainer.steps_per_epoch()));
+                  static_cast<long long>(start_step % trainer.steps_per_epoch()), load_secs);
       std::fflush(stdout);
     }
   }
@@ -285,15 +288,18 @@ int RunTrain(int argc, const char* const* argv) {
   if (AnyFailed(ex, export_status)) return 1;
 
   // Per-rank CPU time against wall time: a rank that waits must not burn a core.
-  std::vector<double> usage(2 * static_cast<size_t>(size), 0.0);
-  usage[2 * rank] = CpuSeconds() - cpu_start;
-  usage[2 * rank + 1] = WallNow() - wall_start;
+  std::vector<double> usage(3 * static_cast<size_t>(size), 0.0);
+  usage[3 * rank] = CpuSeconds() - cpu_start;
+  usage[3 * rank + 1] = WallNow() - wall_start;
+  rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  usage[3 * rank + 2] = static_cast<double>(ru.ru_maxrss) / 1024.0;  // MB
   ex->AllReduceSum(usage.data(), static_cast<int>(usage.size()));
   if (rank == 0) {
     for (int r = 0; r < size; ++r) {
-      std::printf("cfps: rank %d (%s): cpu %.2f s, wall %.2f s (%.0f%%)\n", r,
-                  roles.Describe(r).c_str(), usage[2 * r], usage[2 * r + 1],
-                  100.0 * usage[2 * r] / std::max(1e-9, usage[2 * r + 1]));
+      std::printf("cfps: rank %d (%s): cpu %.2f s, wall %.2f s (%.0f%%), peak RSS %.0f MB\n", r,
+                  roles.Describe(r).c_str(), usage[3 * r], usage[3 * r + 1],
+                  100.0 * usage[3 * r] / std::max(1e-9, usage[3 * r + 1]), usage[3 * r + 2]);
     }
     std::fflush(stdout);
   }
