@@ -11,8 +11,6 @@ namespace cfps {
 
 namespace {
 
-// Salt of the split permutation's generator: the bytes of "split".
-constexpr uint64_t kSplitSalt = 0x73706c6974ULL;
 
 // Vocabulary over the names that the selected ratings use (selected[k] != 0), and the dense row of
 // every interned name (-1 for names no selected rating uses).
@@ -98,12 +96,10 @@ Status BuildDataset(const DataOptions& options, Dataset* out) {
     return Status::OK();
   }
 
-  // Random split, as fastai's RandomSplitter: the first round(n * valid_pct) entries of a seeded
-  // permutation are the validation set. The permutation depends only on n and the seed (not on the
-  // element type, so 32-bit indices are enough here).
+  // Random split, exactly fastai's RandomSplitter(valid_pct, seed): torch.manual_seed(seed);
+  // the first int(valid_pct * n) entries of torch.randperm(n) are the validation set.
   CFPS_CHECK_LE(n, static_cast<size_t>(std::numeric_limits<uint32_t>::max()));
-  const size_t n_valid =
-      static_cast<size_t>(std::llround(static_cast<double>(n) * options.valid_pct));
+  const size_t n_valid = static_cast<size_t>(static_cast<double>(n) * options.valid_pct);
   if (n_valid >= n) {
     return Status::InvalidArgument("'" + options.data + "' has " + std::to_string(n) +
                                    " ratings: --valid-pct " + FormatDouble(options.valid_pct) +
@@ -111,10 +107,8 @@ Status BuildDataset(const DataOptions& options, Dataset* out) {
   }
   std::vector<uint8_t> in_train(n, 1);
   {
-    std::vector<uint32_t> perm(n);
-    for (size_t k = 0; k < n; ++k) perm[k] = static_cast<uint32_t>(k);
-    Rng rng(Hash4(options.seed, kSplitSalt, 0, 0));
-    Shuffle(perm.data(), static_cast<int64_t>(n), &rng);
+    std::vector<uint32_t> perm;
+    TorchRandperm(static_cast<int64_t>(n), options.seed, &perm);
     for (size_t k = 0; k < n_valid; ++k) in_train[perm[k]] = 0;
   }
 

@@ -5,6 +5,9 @@
 
 #include <cmath>
 #include <cstdint>
+#include <random>
+#include <utility>
+#include <vector>
 
 namespace cfps {
 
@@ -70,6 +73,21 @@ void Shuffle(T* data, int64_t n, Rng* rng) {
     T tmp = data[i];
     data[i] = data[j];
     data[j] = tmp;
+  }
+}
+
+// torch.randperm(n) on the CPU after torch.manual_seed(seed), bit for bit (PyTorch's Fisher-Yates
+// over a 32-bit Mersenne Twister: for i in 0..n-2, swap r[i] with r[i + mt() % (n - i)]). cfps's
+// random split uses it so that --seed S holds out exactly the ratings fastai's
+// RandomSplitter(valid_pct, seed=S) holds out. Checked against PyTorch 1.13 in the tests.
+template <typename T>
+void TorchRandperm(int64_t n, uint64_t seed, std::vector<T>* out) {
+  std::mt19937 mt(static_cast<uint32_t>(seed));
+  out->resize(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) (*out)[static_cast<size_t>(i)] = static_cast<T>(i);
+  for (int64_t i = 0; i + 1 < n; ++i) {
+    const int64_t z = static_cast<int64_t>(mt() % static_cast<uint64_t>(n - i));
+    std::swap((*out)[static_cast<size_t>(i)], (*out)[static_cast<size_t>(i + z)]);
   }
 }
 

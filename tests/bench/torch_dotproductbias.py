@@ -7,7 +7,7 @@ followed by `learn.fit_one_cycle(5, 5e-3, wd=0.1)` does, without needing fastai:
 * model: four dense nn.Parameter tensors (user_factors, user_bias, movie_factors, movie_bias)
   made with `torch.zeros(*size).normal_(0, 0.01)`, indexed directly (`self.user_factors[x[:,0]]`),
   prediction `sigmoid_range(dot + biases, 0, 5.5)`, MSE loss.
-* data: seeded random 80/20 split (fastai RandomSplitter(valid_pct=0.2)); the vocabularies are built
+* data: seeded random 80/20 split, exactly fastai's RandomSplitter(valid_pct=0.2, seed); the vocabularies are built
   from the training split only, index 0 is fastai's '#na#' for ids unseen in training (as Categorify).
   The training loader shuffles every epoch and drops the last partial batch (fastai: drop_last=shuffle).
 * optimizer: fastai's Adam, dense over every parameter like fastai: decoupled weight decay
@@ -105,6 +105,29 @@ class FastaiAdam:
             p.grad = None
 
 
+class FastaiLazyAdam(FastaiAdam):
+    """fastai's Adam on the rows in the batch only (cfps's lazy Adam): decay, moments and step
+    touch the rows whose gradient is not zero; t is the global step. Params come as
+    (factors, bias) pairs of one table, which share the row mask."""
+
+    @torch.no_grad()
+    def step(self, lr, mom):
+        self.step_count += 1
+        debias1 = 1 - mom ** self.step_count
+        debias2 = 1 - self.sqr_mom ** self.step_count
+        for j in range(0, len(self.params), 2):
+            f, b = self.params[j], self.params[j + 1]
+            rows = ((f.grad != 0).any(dim=1) | (b.grad != 0)).nonzero().squeeze(1)
+            for p, m, v in ((f, self.grad_avg[j], self.sqr_avg[j]),
+                            (b, self.grad_avg[j + 1], self.sqr_avg[j + 1])):
+                g, pr, mr, vr = p.grad[rows], p[rows], m[rows], v[rows]
+                pr.mul_(1 - lr * self.wd)
+                mr.mul_(mom).add_(g, alpha=1 - mom)
+                vr.mul_(self.sqr_mom).addcmul_(g, g, value=1 - self.sqr_mom)
+                pr.addcdiv_(mr, (vr / debias2).sqrt_().add_(self.eps), value=-lr / debias1)
+                p[rows], m[rows], v[rows] = pr, mr, vr
+
+
 class TorchAdamW:
     """torch.optim.AdamW with lr and betas set per step: the same arithmetic as fastai's Adam."""
 
@@ -162,8 +185,9 @@ def main():
                     help="explicit validation file (e.g. u1.test); --data is then all training")
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--optimizer", choices=["adamw", "fastai"], default="adamw",
-                    help="adamw: torch.optim.AdamW (foreach); fastai: the same Adam by hand with torch ops")
+    ap.add_argument("--optimizer", choices=["adamw", "fastai", "lazy"], default="adamw",
+                    help="adamw: torch.optim.AdamW (foreach); fastai: the same Adam by hand with torch ops; "
+                    "lazy: that Adam on the rows in the batch only (as cfps)")
     args = ap.parse_args()
 
     if not os.path.exists(args.data):
@@ -187,7 +211,9 @@ def main():
         valid_idx = np.arange(n_train_raw, len(ratings))
     else:
         n = len(ratings)
-        perm = rng.permutation(n)
+        # fastai's RandomSplitter(valid_pct, seed): torch.manual_seed(seed); torch.randperm(n).
+        torch.manual_seed(args.seed)
+        perm = torch.randperm(n).numpy()
         n_valid = int(args.valid_pct * n)
         valid_idx, train_idx = perm[:n_valid], perm[n_valid:]
     tu, vu, n_users = categorify(users[train_idx], users[valid_idx])
@@ -209,7 +235,8 @@ def main():
 
     model = DotProductBias(n_users, n_items, args.factors)
     params = [model.user_factors, model.user_bias, model.movie_factors, model.movie_bias]
-    opt = (FastaiAdam if args.optimizer == "fastai" else TorchAdamW)(params, wd=args.wd)
+    opt = {"fastai": FastaiAdam, "lazy": FastaiLazyAdam, "adamw": TorchAdamW}[args.optimizer](
+        params, wd=args.wd)
     loss_fn = nn.MSELoss()
 
     print("epoch  train_loss  valid_loss  train_s  ratings/s", flush=True)

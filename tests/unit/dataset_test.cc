@@ -70,7 +70,7 @@ TEST(BuildDataset, SplitSizesFollowRoundedFraction) {
   for (double pct : {0.0, 0.1, 0.2, 0.25, 0.5, 0.999}) {
     Dataset d;
     ASSERT_TRUE(BuildDataset(Numbered(path, pct, 42), &d).ok()) << pct;
-    const size_t want_valid = static_cast<size_t>(std::llround(1001 * pct));
+    const size_t want_valid = static_cast<size_t>(1001 * pct);  // int(), as fastai
     EXPECT_EQ(d.valid.size(), want_valid) << pct;
     EXPECT_EQ(d.train.size(), 1001 - want_valid) << pct;
     EXPECT_EQ(d.valid.user.size(), want_valid);
@@ -95,11 +95,9 @@ TEST(BuildDataset, SplitIsDisjointCompleteInFileOrderAndMatchesThePermutation) {
   std::sort(all.begin(), all.end());
   for (int k = 0; k < n; ++k) ASSERT_EQ(all[static_cast<size_t>(k)], k);
 
-  // The documented split: the first round(n * pct) of a Shuffle seeded with the "split" salt.
-  std::vector<int> perm(n);
-  for (int k = 0; k < n; ++k) perm[static_cast<size_t>(k)] = k;
-  Rng rng(Hash4(seed, 0x73706c6974ULL, 0, 0));
-  Shuffle(perm.data(), n, &rng);
+  // The documented split: the first int(n * pct) of torch.randperm(n) after manual_seed(seed).
+  std::vector<int> perm;
+  TorchRandperm(n, seed, &perm);
   std::vector<int> want_valid(perm.begin(), perm.begin() + 100);
   std::sort(want_valid.begin(), want_valid.end());
   EXPECT_EQ(valid, want_valid);
@@ -248,15 +246,11 @@ TEST(BuildDatasetErrors, ValidPctOutOfRange) {
   }
 }
 
-TEST(BuildDatasetErrors, EmptyTrainingSet) {
+TEST(BuildDatasetErrors, SplitTruncatesAsFastaiSoTrainingIsNeverEmpty) {
   TempDir dir;
   Dataset d;
-  Status s = BuildDataset(Numbered(dir.Write("one.data", "1 2 3\n"), 0.6, 1), &d);
-  ASSERT_FALSE(s.ok());
-  EXPECT_NE(s.message().find("one.data"), std::string::npos) << s.ToString();
-  EXPECT_NE(s.message().find("none for training"), std::string::npos) << s.ToString();
-  // 0.4 of one rating rounds to no validation at all: fine.
-  ASSERT_TRUE(BuildDataset(Numbered(dir.Write("one.data", "1 2 3\n"), 0.4, 1), &d).ok());
+  // int(0.6 * 1) = 0 ratings held out, as fastai's RandomSplitter: the one rating trains.
+  ASSERT_TRUE(BuildDataset(Numbered(dir.Write("one.data", "1 2 3\n"), 0.6, 1), &d).ok());
   EXPECT_EQ(d.train.size(), 1u);
   EXPECT_EQ(d.valid.size(), 0u);
 }
@@ -279,6 +273,26 @@ TEST(BuildDatasetErrors, FilesThatCannotBeRead) {
   s = BuildDataset(o, &d);
   ASSERT_FALSE(s.ok());
   EXPECT_NE(s.message().find("contains no ratings"), std::string::npos) << s.ToString();
+}
+
+// Values printed by PyTorch 1.13: torch.manual_seed(s); torch.randperm(n).
+TEST(TorchRandpermTest, MatchesPyTorch) {
+  std::vector<int64_t> p;
+  TorchRandperm(100000, 0, &p);
+  EXPECT_EQ(std::vector<int64_t>(p.begin(), p.begin() + 8),
+            (std::vector<int64_t>{36044, 73702, 76369, 2549, 52523, 32634, 95851, 73247}));
+  EXPECT_EQ(p.back(), 84786);
+  TorchRandperm(100000, 1, &p);
+  EXPECT_EQ(std::vector<int64_t>(p.begin(), p.begin() + 8),
+            (std::vector<int64_t>{95845, 18969, 32002, 23533, 91283, 17833, 86407, 46725}));
+  EXPECT_EQ(p.back(), 61140);
+  TorchRandperm(30000000, 3, &p);
+  EXPECT_EQ(std::vector<int64_t>(p.begin(), p.begin() + 4),
+            (std::vector<int64_t>{25658986, 3761059, 11471941, 7554030}));
+  EXPECT_EQ(p.back(), 5359772);
+  std::vector<int> small;
+  TorchRandperm(10, 42, &small);
+  EXPECT_EQ(small, (std::vector<int>{2, 6, 1, 8, 4, 5, 0, 9, 3, 7}));
 }
 
 }  // namespace
