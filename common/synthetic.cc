@@ -1,19 +1,16 @@
 #include "common/synthetic.h"
 
-#include <fcntl.h>
 #include <sys/mman.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
-#include <cstring>
 #include <initializer_list>
 #include <limits>
 #include <utility>
 
+#include "common/file_util.h"
 #include "common/random.h"
 
 namespace cfps {
@@ -363,8 +360,6 @@ class PlantedModel {
   std::vector<float> user_, item_;  // rows of k factors and the bias
 };
 
-std::string ErrnoText(int err) { return std::strerror(err); }
-
 std::string FormatDouble(double v) {
   char buf[32];
   std::snprintf(buf, sizeof(buf), "%g", v);
@@ -438,16 +433,16 @@ Status GenerateRatings(const GenOptions& options, const std::string& out_path) {
   CFPS_RETURN_IF_ERROR(SamplePairs(options, &pairs));
   const PlantedModel model(options);
 
-  const std::string tmp = out_path + ".tmp";
-  std::FILE* f = std::fopen(tmp.c_str(), "wb");
-  if (f == nullptr) return Status::IOError("cannot create '" + tmp + "': " + ErrnoText(errno));
+  const std::string context = "cannot write '" + out_path + "'";
+  AtomicFileWriter file;
+  CFPS_RETURN_IF_ERROR(file.Open(out_path).WithContext(context));
+  // Formatted a MiB at a time (plus room for one line): AtomicFileWriter::Append writes blocks
+  // over a MiB straight to the file, without copying them again.
   constexpr size_t kBufBytes = size_t{1} << 20;
   constexpr size_t kMaxLine = 64;
   std::vector<char> buf(kBufBytes + kMaxLine);
   size_t used = 0;
-  bool ok = true;
-  int err = 0;
-  for (size_t k = 0; k < pairs.size() && ok; ++k) {
+  for (size_t k = 0; k < pairs.size(); ++k) {
     if (k + kPrefetchAhead < pairs.size()) {
       model.Prefetch(PackedUser(pairs[k + kPrefetchAhead]), PackedItem(pairs[k + kPrefetchAhead]));
     }
@@ -464,27 +459,11 @@ Status GenerateRatings(const GenOptions& options, const std::string& out_path) {
     *p++ = '\n';
     used = static_cast<size_t>(p - buf.data());
     if (used >= kBufBytes || k + 1 == pairs.size()) {
-      if (std::fwrite(buf.data(), 1, used, f) != used) {
-        ok = false;
-        err = errno;
-      }
+      CFPS_RETURN_IF_ERROR(file.Append(buf.data(), used).WithContext(context));
       used = 0;
     }
   }
-  auto step = [&](bool succeeded) {
-    if (ok && !succeeded) {
-      ok = false;
-      err = errno;
-    }
-  };
-  step(std::fflush(f) == 0);
-  step(!ok || ::fsync(::fileno(f)) == 0);
-  step(std::fclose(f) == 0);
-  step(!ok || std::rename(tmp.c_str(), out_path.c_str()) == 0);
-  if (!ok) {
-    std::remove(tmp.c_str());
-    return Status::IOError("cannot write '" + out_path + "': " + ErrnoText(err));
-  }
+  CFPS_RETURN_IF_ERROR(file.Commit().WithContext(context));
   return Status::OK();
 }
 

@@ -1,8 +1,5 @@
 #include "common/vocab.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
@@ -12,6 +9,8 @@
 #include <string_view>
 #include <system_error>
 #include <utility>
+
+#include "common/file_util.h"
 
 namespace cfps {
 
@@ -26,17 +25,6 @@ bool ParseInt64(const std::string& s, int64_t* out) {
 }
 
 std::string ErrnoText(int err) { return std::strerror(err); }
-
-// fsync of the directory holding `path`, so that a rename into it is durable. Best effort: some
-// file systems refuse to open or sync directories.
-void SyncParentDir(const std::string& path) {
-  size_t slash = path.rfind('/');
-  std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return;
-  (void)::fsync(fd);
-  ::close(fd);
-}
 
 }  // namespace
 
@@ -86,39 +74,18 @@ Status Vocab::WriteTsv(const std::string& path) const {
                                      " contains a tab or line break, which the TSV cannot hold");
     }
   }
-  const std::string tmp = path + ".tmp";
-  std::FILE* f = std::fopen(tmp.c_str(), "wb");
-  if (f == nullptr) return Status::IOError("cannot create '" + tmp + "': " + ErrnoText(errno));
-  std::string buf;
-  buf.reserve(1 << 16);
-  bool ok = true;
-  for (size_t row = 0; row < names_.size() && ok; ++row) {
-    buf += std::to_string(row);
-    buf += '\t';
-    buf += names_[row];
-    buf += '\n';
-    if (buf.size() >= (1 << 16) || row + 1 == names_.size()) {
-      ok = std::fwrite(buf.data(), 1, buf.size(), f) == buf.size();
-      buf.clear();
-    }
+  const std::string context = "cannot write vocabulary '" + path + "'";
+  AtomicFileWriter file;
+  CFPS_RETURN_IF_ERROR(file.Open(path).WithContext(context));
+  std::string line;
+  for (size_t row = 0; row < names_.size(); ++row) {
+    line = std::to_string(row);
+    line += '\t';
+    line += names_[row];
+    line += '\n';
+    CFPS_RETURN_IF_ERROR(file.Append(line.data(), line.size()).WithContext(context));
   }
-  int err = ok ? 0 : errno;
-  auto step = [&](bool succeeded) {
-    if (ok && !succeeded) {
-      ok = false;
-      err = errno;
-    }
-  };
-  step(std::fflush(f) == 0);
-  step(!ok || ::fsync(::fileno(f)) == 0);
-  step(std::fclose(f) == 0);
-  step(!ok || std::rename(tmp.c_str(), path.c_str()) == 0);
-  if (!ok) {
-    std::remove(tmp.c_str());
-    return Status::IOError("cannot write vocabulary '" + path + "': " + ErrnoText(err));
-  }
-  SyncParentDir(path);
-  return Status::OK();
+  return file.Commit().WithContext(context);
 }
 
 Status Vocab::ReadTsv(const std::string& path, Vocab* out) {

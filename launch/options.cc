@@ -14,28 +14,6 @@ namespace cfps {
 
 namespace {
 
-// --y-range takes "LO HI" as two tokens on the command line, or "LO HI" / "LO,HI" as one value
-// (the form an INI file gives).
-Status ParseYRange(const std::vector<std::string>& tokens, double* lo, double* hi) {
-  std::string joined;
-  for (const auto& t : tokens) joined += t + " ";
-  for (char& c : joined) {
-    if (c == ',') c = ' ';
-  }
-  std::istringstream in(joined);
-  double a, b;
-  std::string rest;
-  if (!(in >> a >> b) || (in >> rest)) {
-    return Status::InvalidArgument("--y-range takes two numbers LO HI, got '" + joined + "'");
-  }
-  if (!std::isfinite(a) || !std::isfinite(b) || !(a < b)) {
-    return Status::InvalidArgument("--y-range needs finite LO < HI, got " + joined);
-  }
-  *lo = a;
-  *hi = b;
-  return Status::OK();
-}
-
 // Runs the parser; turns Boost's exceptions into one-line errors.
 Status Parse(int argc, const char* const* argv, const po::options_description& desc,
              const std::string& config_option, po::variables_map* vm) {
@@ -67,6 +45,27 @@ Status Positive(const char* name, T value) {
 }
 
 }  // namespace
+
+Status ParseYRange(const std::vector<std::string>& tokens, double* lo, double* hi) {
+  std::string joined;
+  for (const auto& t : tokens) joined += (joined.empty() ? "" : " ") + t;
+  std::string spaced = joined;
+  for (char& c : spaced) {
+    if (c == ',') c = ' ';
+  }
+  std::istringstream in(spaced);
+  double a, b;
+  std::string rest;
+  if (!(in >> a >> b) || (in >> rest)) {
+    return Status::InvalidArgument("--y-range takes two numbers LO HI, got '" + joined + "'");
+  }
+  if (!std::isfinite(a) || !std::isfinite(b) || !(a < b)) {
+    return Status::InvalidArgument("--y-range needs finite LO < HI, got '" + joined + "'");
+  }
+  *lo = a;
+  *hi = b;
+  return Status::OK();
+}
 
 Status ParseTrainOptions(int argc, const char* const* argv, TrainOptions* out, std::string* help) {
   TrainOptions o;

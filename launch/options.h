@@ -4,6 +4,7 @@
 // Parsing never throws to the caller: every problem is a Status naming the option.
 
 #include <string>
+#include <vector>
 
 #include "common/dataset.h"
 #include "common/status.h"
@@ -31,5 +32,11 @@ Status ParseTrainOptions(int argc, const char* const* argv, TrainOptions* out, s
 Status ParseGenOptions(int argc, const char* const* argv, GenOptions* gen, std::string* out_path,
                        std::string* help);
 std::string MainUsage();
+
+// The value of --y-range (cfps train, cfps recommend): two numbers LO HI with LO < HI, both
+// finite, given as two tokens ("1", "5": the command line) or one ("1 5" or "1,5": an INI file).
+// On success sets *lo and *hi; otherwise leaves them alone and returns InvalidArgument naming
+// --y-range and quoting the tokens.
+Status ParseYRange(const std::vector<std::string>& tokens, double* lo, double* hi);
 
 }  // namespace cfps

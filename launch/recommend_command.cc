@@ -14,6 +14,7 @@
 #include "common/ratings.h"
 #include "common/titles.h"
 #include "launch/commands.h"
+#include "launch/options.h"
 #include "worker/recommend.h"
 
 namespace po = boost::program_options;
@@ -35,28 +36,6 @@ struct RecommendOptions {
   std::string items;
   double lo = 0.0, hi = 5.5;
 };
-
-// --y-range LO HI, as cfps train parses it (two tokens, or one "LO HI" / "LO,HI").
-Status ParseYRange(const std::vector<std::string>& tokens, double* lo, double* hi) {
-  std::string joined;
-  for (const auto& t : tokens) joined += (joined.empty() ? "" : " ") + t;
-  std::string spaced = joined;
-  for (char& c : spaced) {
-    if (c == ',') c = ' ';
-  }
-  std::istringstream in(spaced);
-  double a, b;
-  std::string rest;
-  if (!(in >> a >> b) || (in >> rest)) {
-    return Status::InvalidArgument("--y-range takes two numbers LO HI, got '" + joined + "'");
-  }
-  if (!std::isfinite(a) || !std::isfinite(b) || !(a < b)) {
-    return Status::InvalidArgument("--y-range needs finite LO < HI, got '" + joined + "'");
-  }
-  *lo = a;
-  *hi = b;
-  return Status::OK();
-}
 
 // On --help, sets *help to the usage text and returns OK without checking anything else.
 Status ParseRecommendOptions(int argc, const char* const* argv, RecommendOptions* out,

@@ -2,6 +2,7 @@
 #include <mpi.h>
 #include <signal.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -38,6 +39,7 @@ void InstallStopHandlers() {
   sa.sa_flags = SA_RESTART;
   sigaction(SIGTERM, &sa, nullptr);
   sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGUSR1, &sa, nullptr);  // mpirun forwards SIGUSR1 without aborting the job
 }
 
 double WallNow() {
@@ -141,10 +143,13 @@ int RunTrain(int argc, const char* const* argv) {
     for (const std::string* dir : {&opt.checkpoint_dir, &opt.export_dir}) {
       if (dir->empty() || !out_status.ok()) continue;
       const char* option = dir == &opt.checkpoint_dir ? "--checkpoint-dir" : "--export";
+      struct stat st;
+      const bool existed = stat(dir->c_str(), &st) == 0;
       out_status = MakeDirs(*dir);
       const std::string probe = JoinPath(*dir, ".cfps-write-test");
       if (out_status.ok()) out_status = WriteFileAtomic(probe, "ok\n");
       unlink(probe.c_str());
+      if (!existed) rmdir(dir->c_str());  // created again when there is something to write
       out_status = out_status.WithContext(option);
     }
   }

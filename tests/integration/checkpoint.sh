@@ -53,19 +53,20 @@ grep -q "stopped by a signal after step .* checkpoint written to $WORK/cks/step-
 step_dir=$(cat "$WORK/cks/LATEST")
 [ -f "$WORK/cks/$step_dir/MANIFEST" ] || fail "SIGTERM: no complete checkpoint"
 pass "SIGTERM saved $step_dir and exited 0"
-# Under mpirun the ranks get the signal forwarded and save the same way.
-# (Plain mpirun: wrapped in timeout(1), the signal would reach mpirun through timeout.)
-mpirun -np 3 "$CFPS" train "${B[@]}" --factors 8 --epochs 4000 --ps 1 --checkpoint-dir "$WORK/cksm" \
-  --metrics-out "$WORK/sigm.jsonl" > "$WORK/sigm.out" 2>&1 &
+# Under mpirun: SIGTERM to launch/cfps-mpirun (which passes it on as SIGUSR1, forwarded by mpirun
+# without aborting the job): every rank saves and stops, exit status 0.
+"$SRC/launch/cfps-mpirun" -np 3 "$CFPS" train "${B[@]}" --factors 8 --epochs 4000 --ps 1 \
+  --checkpoint-dir "$WORK/cksm" --metrics-out "$WORK/sigm.jsonl" > "$WORK/sigm.out" 2>&1 &
 pid=$!
 for _ in $(seq 1 600); do [ -s "$WORK/sigm.jsonl" ] && break; sleep 0.1; done
 kill -TERM $pid || fail "mpirun run ended early: $(tail -5 "$WORK/sigm.out")"
 for _ in $(seq 1 600); do kill -0 $pid 2>/dev/null || break; sleep 0.1; done
 kill -0 $pid 2>/dev/null && { kill -9 $pid; fail "mpirun did not stop within 60 s of SIGTERM"; }
-set +e; wait $pid; set -e
+set +e; wait $pid; rc=$?; set -e
+[ "$rc" = 0 ] || fail "cfps-mpirun SIGTERM: exit $rc: $(cat "$WORK/sigm.out")"
 grep -q "stopped by a signal after step" "$WORK/sigm.out" || fail "mpirun SIGTERM: $(cat "$WORK/sigm.out")"
 [ -f "$WORK/cksm/$(cat "$WORK/cksm/LATEST")/MANIFEST" ] || fail "mpirun SIGTERM: no checkpoint"
-pass "SIGTERM to mpirun: every rank saved and stopped"
+pass "SIGTERM to cfps-mpirun: every rank saved and stopped, exit 0"
 
 # 4. Integrity: each damage gives one error line naming the file; nothing trains, nothing is
 # exported.

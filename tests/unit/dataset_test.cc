@@ -1,42 +1,20 @@
 #include "common/dataset.h"
 
 #include <gtest/gtest.h>
-#include <stdlib.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
-#include <filesystem>
-#include <fstream>
 #include <set>
 #include <string>
 #include <vector>
 
 #include "common/random.h"
+#include "tests/unit/temp_dir.h"
 
 namespace cfps {
 namespace {
 
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/cfps_dataset_test_XXXXXX";
-    const char* dir = ::mkdtemp(tmpl);
-    if (dir == nullptr) std::abort();
-    path_ = dir;
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  std::string Write(const std::string& name, const std::string& contents) const {
-    std::string p = path_ + "/" + name;
-    std::ofstream(p, std::ios::binary) << contents;
-    return p;
-  }
-
- private:
-  std::string path_;
-};
+using ::cfps::testing::TempDir;
 
 // n ratings; the rating of line k is k itself, so every rating identifies its line. Users and
 // items repeat (k % users, k % items) so that most validation ratings are known in training.

@@ -1,24 +1,21 @@
 #include "common/npy.h"
 
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
 #include <string>
 
 #include "common/export.h"
 #include "common/file_util.h"
+#include "tests/unit/temp_dir.h"
 
 namespace cfps {
 namespace {
 
-std::string TempDir() {
-  char tmpl[] = "/tmp/cfps_npy_XXXXXX";
-  EXPECT_NE(mkdtemp(tmpl), nullptr);
-  return tmpl;
-}
+using ::cfps::testing::TempDir;
 
 TEST(NpyTest, RoundTripAndHeaderLayout) {
-  const std::string dir = TempDir();
+  const TempDir tmp;
+  const std::string dir = tmp.path();
   const std::vector<float> data = {1, 2, 3, 4, 5, 6};
   ASSERT_TRUE(WriteNpy(dir + "/a.npy", data.data(), 2, 3).ok());
   std::string bytes;
@@ -44,7 +41,8 @@ TEST(NpyTest, RoundTripAndHeaderLayout) {
 }
 
 TEST(NpyTest, ExportWritesFastbookLayout) {
-  const std::string dir = TempDir() + "/model/nested";
+  const TempDir tmp;
+  const std::string dir = tmp.Path("model/nested");
   Vocab users = Vocab::Build({"10", "2"}), items = Vocab::Build({"b", "a", "c"});
   const int k = 2;
   std::vector<float> u = {1, 2, 0.5f, 3, 4, 0.25f};

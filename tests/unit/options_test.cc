@@ -1,12 +1,16 @@
 #include "launch/options.h"
 
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
-#include <fstream>
+#include <string>
+#include <vector>
+
+#include "tests/unit/temp_dir.h"
 
 namespace cfps {
 namespace {
+
+using ::cfps::testing::TempDir;
 
 Status Parse(std::vector<const char*> args, TrainOptions* o, std::string* help) {
   args.insert(args.begin(), "train");
@@ -55,10 +59,9 @@ TEST(OptionsTest, ParsesEveryOption) {
 }
 
 TEST(OptionsTest, ConfigFileAndCommandLineWins) {
-  char tmpl[] = "/tmp/cfps_opt_XXXXXX";
-  ASSERT_NE(mkdtemp(tmpl), nullptr);
-  const std::string ini = std::string(tmpl) + "/train.ini";
-  std::ofstream(ini) << "data = from_config.data\nfactors = 12\ny-range = 1 5\nepochs = 9\n";
+  const TempDir dir;
+  const std::string ini =
+      dir.Write("train.ini", "data = from_config.data\nfactors = 12\ny-range = 1 5\nepochs = 9\n");
   TrainOptions o;
   std::string help;
   ASSERT_TRUE(Parse({"--config", ini.c_str(), "--epochs", "3"}, &o, &help).ok());
@@ -66,7 +69,7 @@ TEST(OptionsTest, ConfigFileAndCommandLineWins) {
   EXPECT_EQ(o.train.dims.k, 12);
   EXPECT_EQ(o.train.dims.lo, 1.0);
   EXPECT_EQ(o.train.epochs, 3);
-  std::ofstream(ini) << "bogus = 1\n";
+  dir.Write("train.ini", "bogus = 1\n");
   Status s = Parse({"--config", ini.c_str()}, &o, &help);
   EXPECT_FALSE(s.ok());
   EXPECT_NE(s.message().find("bogus"), std::string::npos);
@@ -100,6 +103,46 @@ TEST(OptionsTest, BadValuesNameTheOption) {
     Status s = Parse(c.args, &o, &help);
     EXPECT_FALSE(s.ok()) << c.needle;
     EXPECT_NE(s.message().find(c.needle), std::string::npos) << s.message();
+  }
+}
+
+TEST(OptionsTest, ParseYRangeTakesTwoTokensOrOne) {
+  const struct {
+    std::vector<std::string> tokens;
+    double lo, hi;
+  } good[] = {
+      {{"1", "5"}, 1, 5}, {{"0.5 4.5"}, 0.5, 4.5}, {{"-1,1e1"}, -1, 10}, {{" 0 ", "5.5 "}, 0, 5.5}};
+  for (const auto& c : good) {
+    double lo = -7, hi = -7;
+    ASSERT_TRUE(ParseYRange(c.tokens, &lo, &hi).ok()) << c.tokens[0];
+    EXPECT_EQ(lo, c.lo);
+    EXPECT_EQ(hi, c.hi);
+  }
+  // Errors quote what was given and leave the outputs alone.
+  const struct {
+    std::vector<std::string> tokens;
+    const char* error;
+  } bad[] = {
+      {{"5", "1"}, "--y-range needs finite LO < HI, got '5 1'"},
+      {{"2,2"}, "--y-range needs finite LO < HI, got '2,2'"},
+      {{"5"}, "--y-range takes two numbers LO HI, got '5'"},
+      {{"1", "2", "3"}, "--y-range takes two numbers LO HI, got '1 2 3'"},
+      {{"1", "x"}, "--y-range takes two numbers LO HI, got '1 x'"},
+      {{}, "--y-range takes two numbers LO HI, got ''"},
+  };
+  for (const auto& c : bad) {
+    double lo = -7, hi = -7;
+    Status s = ParseYRange(c.tokens, &lo, &hi);
+    EXPECT_EQ(s.code(), Status::Code::kInvalidArgument) << c.error;
+    EXPECT_EQ(s.ToString(), c.error);
+    EXPECT_EQ(lo, -7);
+    EXPECT_EQ(hi, -7);
+  }
+  for (const char* not_finite : {"nan", "inf", "1e999"}) {
+    double lo = -7, hi = -7;
+    Status s = ParseYRange({"0", not_finite}, &lo, &hi);
+    EXPECT_FALSE(s.ok()) << not_finite;
+    EXPECT_NE(s.ToString().find("--y-range"), std::string::npos) << s.ToString();
   }
 }
 

@@ -1,47 +1,19 @@
 #include "common/ratings.h"
 
 #include <gtest/gtest.h>
-#include <stdlib.h>
-#include <unistd.h>
 
 #include <cmath>
-#include <cstdio>
-#include <filesystem>
 #include <string>
 #include <vector>
+
+#include "tests/unit/temp_dir.h"
 
 namespace cfps {
 namespace {
 
 const std::string kData = CFPS_TEST_DATA_DIR;
 
-// A fresh directory under /tmp, removed with its contents at the end of the test.
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/cfps_ratings_test_XXXXXX";
-    const char* dir = ::mkdtemp(tmpl);
-    if (dir == nullptr) std::abort();
-    path_ = dir;
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  // Writes `contents` to a file in the directory and returns its path.
-  std::string Write(const std::string& name, const std::string& contents) const {
-    std::string p = path_ + "/" + name;
-    std::FILE* f = std::fopen(p.c_str(), "wb");
-    if (f == nullptr) std::abort();
-    std::fwrite(contents.data(), 1, contents.size(), f);
-    std::fclose(f);
-    return p;
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using ::cfps::testing::TempDir;
 
 struct Triple {
   std::string user, item;

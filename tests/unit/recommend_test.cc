@@ -1,7 +1,6 @@
 #include "worker/recommend.h"
 
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
 #include <cmath>
 #include <cstdio>
@@ -14,9 +13,12 @@
 #include "common/npy.h"
 #include "common/titles.h"
 #include "common/vocab.h"
+#include "tests/unit/temp_dir.h"
 
 namespace cfps {
 namespace {
+
+using ::cfps::testing::TempDir;
 
 // A hand-built model with k = 2, written as cfps train --export writes it:
 //
@@ -33,14 +35,7 @@ namespace {
 // Bias ascending: 30 (-0.5), 10, 50, 60 (0, tied: by row), 40 (0.2), 20 (0.5).
 class RecommendTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/cfps_recommend_test_XXXXXX";
-    const char* dir = ::mkdtemp(tmpl);
-    ASSERT_NE(dir, nullptr);
-    dir_ = dir;
-    WriteModel();
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
+  void SetUp() override { WriteModel(); }
 
   void WriteModel() {
     const std::vector<float> item_factors = {1, 0, 0, 1, 1, 1, -1, 0, 2, 0, 0, 0};
@@ -77,7 +72,8 @@ class RecommendTest : public ::testing::Test {
     return ids;
   }
 
-  std::string dir_;
+  const TempDir tmp_;
+  const std::string dir_ = tmp_.path();
 };
 
 using Ids = std::vector<std::string>;

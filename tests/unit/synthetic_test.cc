@@ -1,45 +1,22 @@
 #include "common/synthetic.h"
 
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <unordered_set>
 #include <vector>
 
 #include "common/ratings.h"
+#include "tests/unit/temp_dir.h"
 
 namespace cfps {
 namespace {
 
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/cfps_synthetic_test_XXXXXX";
-    const char* dir = ::mkdtemp(tmpl);
-    if (dir == nullptr) std::abort();
-    path_ = dir;
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
-
-std::string Slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using ::cfps::testing::FileContents;
+using ::cfps::testing::TempDir;
 
 GenOptions Small(int64_t users, int64_t items, int64_t ratings, uint64_t seed = 42) {
   GenOptions o;
@@ -219,11 +196,12 @@ TEST(GenerateRatings, SameSeedSameBytesOtherSeedOtherBytes) {
   ASSERT_TRUE(GenerateRatings(o, b).ok());
   o.seed = 10;
   ASSERT_TRUE(GenerateRatings(o, c).ok());
-  const std::string bytes = Slurp(a);
+  const std::string bytes = FileContents(a);
   EXPECT_FALSE(bytes.empty());
-  EXPECT_EQ(bytes, Slurp(b));
-  EXPECT_NE(bytes, Slurp(c));
-  EXPECT_FALSE(std::filesystem::exists(a + ".tmp"));
+  EXPECT_EQ(bytes, FileContents(b));
+  EXPECT_NE(bytes, FileContents(c));
+  // No temporary left behind.
+  EXPECT_EQ(dir.Entries(), (std::vector<std::string>{"a.data", "b.data", "c.data"}));
 }
 
 TEST(GenerateRatings, FileMatchesInMemoryAndReadsBack) {
@@ -235,7 +213,7 @@ TEST(GenerateRatings, FileMatchesInMemoryAndReadsBack) {
   ASSERT_TRUE(GenerateSynthetic(o, &mem).ok());
 
   // u.data layout: user, item (1-based), rating, timestamp.
-  const std::string bytes = Slurp(path);
+  const std::string bytes = FileContents(path);
   const std::string first = bytes.substr(0, bytes.find('\n'));
   EXPECT_EQ(first, std::to_string(mem.user[0] + 1) + "\t" + std::to_string(mem.item[0] + 1) + "\t" +
                        std::to_string(mem.rating[0]) + "\t874965758");

@@ -1,47 +1,18 @@
 #include "common/vocab.h"
 
 #include <gtest/gtest.h>
-#include <stdlib.h>
-#include <unistd.h>
 
-#include <cstdio>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <vector>
+
+#include "tests/unit/temp_dir.h"
 
 namespace cfps {
 namespace {
 
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/cfps_vocab_test_XXXXXX";
-    const char* dir = ::mkdtemp(tmpl);
-    if (dir == nullptr) std::abort();
-    path_ = dir;
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  std::string Write(const std::string& name, const std::string& contents) const {
-    std::string p = path_ + "/" + name;
-    std::ofstream(p, std::ios::binary) << contents;
-    return p;
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
-
-std::string Slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using ::cfps::testing::FileContents;
+using ::cfps::testing::TempDir;
 
 TEST(Vocab, NumericOrderWhenAllIdsAreIntegers) {
   Vocab v = Vocab::Build({"10", "2", "1", "2", "100", "-3", "9"});
@@ -98,8 +69,8 @@ TEST(Vocab, WriteReadRoundTrip) {
   const std::string path = dir.path() + "/users.tsv";
   Vocab v = Vocab::Build({"b", "a c", "\xc3\xa9t\xc3\xa9", "1"});
   ASSERT_TRUE(v.WriteTsv(path).ok());
-  EXPECT_EQ(Slurp(path), "0\t1\n1\ta c\n2\tb\n3\t\xc3\xa9t\xc3\xa9\n");
-  EXPECT_FALSE(std::filesystem::exists(path + ".tmp"));
+  EXPECT_EQ(FileContents(path), "0\t1\n1\ta c\n2\tb\n3\t\xc3\xa9t\xc3\xa9\n");
+  EXPECT_EQ(dir.Entries(), std::vector<std::string>{"users.tsv"});  // no temporary left behind
   Vocab r;
   ASSERT_TRUE(Vocab::ReadTsv(path, &r).ok());
   EXPECT_EQ(r.names(), v.names());
@@ -108,7 +79,7 @@ TEST(Vocab, WriteReadRoundTrip) {
 
   // Overwrites an existing file; an empty vocabulary round-trips too.
   ASSERT_TRUE(Vocab::Build({}).WriteTsv(path).ok());
-  EXPECT_EQ(Slurp(path), "");
+  EXPECT_EQ(FileContents(path), "");
   ASSERT_TRUE(Vocab::ReadTsv(path, &r).ok());
   EXPECT_EQ(r.size(), 0);
 }
@@ -140,7 +111,7 @@ TEST(Vocab, WriteRejectsIdsTheFormatCannotHold) {
   ASSERT_FALSE(s.ok());
   EXPECT_NE(s.message().find(path), std::string::npos) << s.ToString();
   EXPECT_FALSE(std::filesystem::exists(path));
-  EXPECT_FALSE(std::filesystem::exists(path + ".tmp"));
+  EXPECT_EQ(dir.Entries(), std::vector<std::string>{});  // not even a temporary
 }
 
 TEST(Vocab, WriteToMissingDirectoryFails) {
