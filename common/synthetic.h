@@ -49,7 +49,7 @@ struct SyntheticRatings {
 Status GenerateSynthetic(const GenOptions& options, SyntheticRatings* out);
 
 // Writes the ratings as ml-100k's u.data: "user<TAB>item<TAB>rating<TAB>timestamp\n", ids 1-based,
-// timestamps 874965758 + line index. Written to out_path + ".tmp", fsync'ed, renamed.
+// timestamps 874965758 + line index. Written to "<out_path>.tmp.<pid>", fsync'ed, renamed.
 Status GenerateRatings(const GenOptions& options, const std::string& out_path);
 
 }  // namespace cfps

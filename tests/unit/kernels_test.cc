@@ -20,34 +20,21 @@
 #include <vector>
 
 #include "tests/unit/golden_json.h"
+#include "tests/unit/golden_util.h"
 
 namespace cfps {
 namespace {
 
 using testing::Json;
 using testing::LoadGolden;
+using testing::SlotsOf;
+using testing::UniqueSorted;
 
 // ---------------------------------------------------------------------------------------------
 // Gathering a golden batch the way a worker does: the unique rows of the batch in ascending
 // order, each [factors..., bias] (width k+1), and a (user slot, item slot) per sample.
 
 std::vector<int32_t> ToInt(const std::vector<double>& v) { return {v.begin(), v.end()}; }
-
-std::vector<int32_t> UniqueSorted(std::vector<int32_t> ids) {
-  std::sort(ids.begin(), ids.end());
-  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
-  return ids;
-}
-
-std::vector<int32_t> SlotsOf(const std::vector<int32_t>& samples,
-                             const std::vector<int32_t>& unique_ids) {
-  std::vector<int32_t> slots;
-  for (int32_t id : samples) {
-    slots.push_back(static_cast<int32_t>(
-        std::lower_bound(unique_ids.begin(), unique_ids.end(), id) - unique_ids.begin()));
-  }
-  return slots;
-}
 
 template <typename T>
 std::vector<T> GatherRows(const std::vector<double>& factors, const std::vector<double>& bias,

@@ -23,12 +23,16 @@
 #include "worker/kernels.h"
 
 #include "tests/unit/golden_json.h"
+#include "tests/unit/golden_util.h"
 
 namespace cfps {
 namespace {
 
+using testing::GoldenOneCycle;
 using testing::Json;
 using testing::LoadGolden;
+using testing::SlotsOf;
+using testing::UniqueSorted;
 
 // ---------------------------------------------------------------------------------------------
 // A tiny in-memory model: two tables of rows [factors..., bias] and their optimizer state, as a
@@ -65,22 +69,6 @@ Model InitialModel(const Json& golden, OptimizerKind kind) {
   m.users.state.assign(kNumUsers * StateFloatsPerRow(kind, kWidth), 0.0f);
   m.items.state.assign(kNumItems * StateFloatsPerRow(kind, kWidth), 0.0f);
   return m;
-}
-
-std::vector<int32_t> UniqueSorted(std::vector<int32_t> ids) {
-  std::sort(ids.begin(), ids.end());
-  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
-  return ids;
-}
-
-// The slot of each sample's id among the unique ids.
-std::vector<int32_t> SlotsOf(const std::vector<int32_t>& ids, const std::vector<int32_t>& unique) {
-  std::vector<int32_t> slots;
-  for (int32_t id : ids) {
-    slots.push_back(
-        static_cast<int32_t>(std::lower_bound(unique.begin(), unique.end(), id) - unique.begin()));
-  }
-  return slots;
 }
 
 std::vector<float> Gather(const std::vector<float>& rows, const std::vector<int32_t>& ids) {
@@ -159,20 +147,6 @@ void ExpectModelNear(const Model& m, const Json& params, double tol, int t) {
 // Golden trajectories. A float32 implementation may differ from PyTorch's float32 by summation
 // order and FMA use; each file's float32-vs-float64 gap (1e-7 .. 3e-7) sizes the tolerance.
 
-Schedule GoldenSchedule(const Json& adam) {
-  const Json& js = adam["optimizer"]["schedule"];
-  Schedule s;
-  s.kind = ScheduleKind::kOneCycle;
-  s.lr_max = js["lr_max"].number;
-  s.total_steps = static_cast<int64_t>(js["total_steps"].number);
-  s.pct_start = js["pct_start"].number;
-  s.div = js["div"].number;
-  s.div_final = js["div_final"].number;
-  s.mom_max = js["moms"][0].number;
-  s.mom_min = js["moms"][1].number;
-  return s;
-}
-
 OptimizerConfig GoldenAdamConfig(const Json& adam) {
   OptimizerConfig c;
   c.kind = OptimizerKind::kAdam;
@@ -186,7 +160,7 @@ OptimizerConfig GoldenAdamConfig(const Json& adam) {
 // lr_max = 5e-3 must give the same lr and mom, and PrepareStep the same float scalars.
 TEST(OptimizerGolden, AdamScalarsMatchTheListedScheduleAndBiasCorrections) {
   const Json g = LoadGolden("adam_steps.json");
-  const Schedule s = GoldenSchedule(g);
+  const Schedule s = GoldenOneCycle(g["optimizer"]["schedule"]);
   EXPECT_EQ(s.total_steps, 5);
   EXPECT_EQ(s.lr_max, 5e-3);
   const OptimizerConfig config = GoldenAdamConfig(g);
@@ -218,7 +192,7 @@ TEST(OptimizerGolden, AdamScalarsMatchTheListedScheduleAndBiasCorrections) {
 
 TEST(OptimizerGolden, LazyAdamFiveSteps) {
   const Json g = LoadGolden("adam_steps.json");
-  const Schedule s = GoldenSchedule(g);
+  const Schedule s = GoldenOneCycle(g["optimizer"]["schedule"]);
   const OptimizerConfig config = GoldenAdamConfig(g);
   const double tol = 4 * g["lazy"]["max_abs_diff_float32_vs_float64"].number;
   Model m = InitialModel(g, OptimizerKind::kAdam);

@@ -16,25 +16,14 @@
 #include <vector>
 
 #include "tests/unit/golden_json.h"
+#include "tests/unit/golden_util.h"
 
 namespace cfps {
 namespace {
 
+using testing::GoldenOneCycle;
 using testing::Json;
 using testing::LoadGolden;
-
-Schedule GoldenOneCycle(const Json& g) {
-  Schedule s;
-  s.kind = ScheduleKind::kOneCycle;
-  s.lr_max = g["lr_max"].number;
-  s.total_steps = static_cast<int64_t>(g["total_steps"].number);
-  s.pct_start = g["pct_start"].number;
-  s.div = g["div"].number;
-  s.div_final = g["div_final"].number;
-  s.mom_max = g["moms"][0].number;
-  s.mom_min = g["moms"][1].number;
-  return s;
-}
 
 TEST(Schedule, DefaultsAreFastaiOneCycle) {
   const Json g = LoadGolden("onecycle.json");

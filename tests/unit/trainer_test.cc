@@ -4,10 +4,21 @@
 
 #include <gtest/gtest.h>
 
+#include <vector>
+
 #include "tests/test_util.h"
 
 namespace cfps {
 namespace {
+
+// Trains from step 0 and returns the metrics of every epoch.
+std::vector<EpochMetrics> TrainAllEpochs(Trainer* trainer) {
+  std::vector<EpochMetrics> epochs;
+  Trainer::Hooks hooks;
+  hooks.on_epoch = [&](const EpochMetrics& m) { epochs.push_back(m); };
+  trainer->Train(0, hooks);
+  return epochs;
+}
 
 class LocalTrainerTest : public ::testing::TestWithParam<OptimizerKind> {};
 
@@ -24,10 +35,7 @@ TEST_P(LocalTrainerTest, MatchesTheDenseReferenceBitwise) {
   Roles roles;
   ASSERT_TRUE(Roles::Make(1, 1, &roles).ok());
   Trainer trainer(&ex, roles, &data, c);
-  std::vector<EpochMetrics> epochs;
-  Trainer::Hooks hooks;
-  hooks.on_epoch = [&](const EpochMetrics& m) { epochs.push_back(m); };
-  trainer.Train(0, hooks);
+  const std::vector<EpochMetrics> epochs = TrainAllEpochs(&trainer);
   ASSERT_EQ(epochs.size(), 3u);
   std::vector<float> users, items;
   trainer.GatherModel(0, &users, &items);
@@ -64,10 +72,7 @@ TEST(LocalTrainerTest, LearnsAPlantedSignal) {
   Roles roles;
   ASSERT_TRUE(Roles::Make(1, 1, &roles).ok());
   Trainer trainer(&ex, roles, &data, c);
-  std::vector<EpochMetrics> epochs;
-  Trainer::Hooks hooks;
-  hooks.on_epoch = [&](const EpochMetrics& m) { epochs.push_back(m); };
-  trainer.Train(0, hooks);
+  const std::vector<EpochMetrics> epochs = TrainAllEpochs(&trainer);
   EXPECT_LT(epochs.back().train_loss, 0.25 * epochs.front().train_loss + 0.05);
   EXPECT_LT(epochs.back().train_loss, 0.3);
 }
