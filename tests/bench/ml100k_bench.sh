@@ -80,8 +80,11 @@ summarize_metrics() {
 # From cfps stdout: "cpu wall pct" of rank 0
 rank0_usage() {
   awk '/^cfps: rank 0 \(/ {
-    for (i = 1; i <= NF; i++) { if ($i == "cpu") c = $(i + 1); if ($i == "wall") w = $(i + 1) }
-    p = $NF; gsub(/[()%]/, "", p); print c, w, p; found = 1 }
+    for (i = 1; i <= NF; i++) {
+      if ($i == "cpu") c = $(i + 1)
+      if ($i == "wall") { w = $(i + 1); p = $(i + 3) }
+    }
+    gsub(/[(),%]/, "", p); print c, w, p; found = 1 }
     END { if (!found) print "nan nan nan" }' "$1"
 }
 
