@@ -4,6 +4,12 @@
 
 namespace cfps {
 
+std::string Exchange::RankName(int rank) const {
+  std::string out = "rank " + std::to_string(rank);
+  if (static_cast<size_t>(rank) < rank_names_.size()) out += " (" + rank_names_[rank] + ")";
+  return out;
+}
+
 Status AgreeOnStatus(Exchange* exchange, const Status& local) {
   const int size = exchange->size(), rank = exchange->rank();
   double flag = local.ok() ? 0.0 : static_cast<double>(size - rank);

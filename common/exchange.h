@@ -14,6 +14,8 @@
 // Not thread-safe: one thread per rank drives its exchange.
 
 #include <cstdint>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "common/buffer.h"
@@ -44,8 +46,25 @@ class Exchange {
 
   const TrafficCounters& counters() const { return counters_; }
 
+  // What this rank is doing, for the watchdog's message ("step 1234: rows"). `what` must be a
+  // string literal (it is kept, not copied). Cheap: called several times per step.
+  void SetActivity(const char* what, int64_t step) {
+    activity_ = what;
+    activity_step_ = step;
+  }
+  // The watchdog: a wait longer than `seconds` (0: never) aborts the whole job with one line that
+  // names this rank, the ranks that did not arrive and what they were last heard doing.
+  void set_timeout(double seconds) { timeout_s_ = seconds; }
+  // Role of every rank ("server", "worker", ...), used in the watchdog's message.
+  void set_rank_names(std::vector<std::string> names) { rank_names_ = std::move(names); }
+
  protected:
+  std::string RankName(int rank) const;
   TrafficCounters counters_;
+  const char* activity_ = "start-up";
+  int64_t activity_step_ = -1;
+  double timeout_s_ = 0;
+  std::vector<std::string> rank_names_;
 };
 
 // The exchange of a single process that serves and trains: every message is to itself.

@@ -4,8 +4,10 @@
 #include <sched.h>
 #include <time.h>
 
+#include <algorithm>
 #include <climits>
 #include <cstdlib>
+#include <cstdio>
 #include <cstring>
 
 #include "common/status.h"
@@ -28,6 +30,11 @@ void CheckMpi(int rc, const char* what) {
 void ReduceTimerSlack() { prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0); }
 
 void PoliteWait::Reset() { started_ = false; }
+
+double PoliteWait::waited_seconds() const {
+  if (!started_) return 0.0;
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+}
 
 void PoliteWait::Idle() {
   auto now = std::chrono::steady_clock::now();
@@ -52,6 +59,8 @@ MpiExchange::MpiExchange(MPI_Comm comm) {
   CheckMpi(MPI_Comm_dup(comm, &comm_), "MPI_Comm_dup");
   MPI_Comm_rank(comm_, &rank_);
   MPI_Comm_size(comm_, &size_);
+  last_heard_.assign(static_cast<size_t>(size_), "nothing yet");
+  last_heard_step_.assign(static_cast<size_t>(size_), -1);
   ReduceTimerSlack();
   // Tuning knobs for experiments and unusual machines (README.md, "Waiting").
   if (const char* v = std::getenv("CFPS_WAIT_SPIN_US")) wait_config_.spin_us = std::atof(v);
@@ -66,7 +75,7 @@ MpiExchange::~MpiExchange() {
   if (!finalized && comm_ != MPI_COMM_NULL) MPI_Comm_free(&comm_);
 }
 
-void MpiExchange::WaitAll(std::vector<MPI_Request>* requests) {
+void MpiExchange::WaitAll(std::vector<MPI_Request>* requests, const char* what) {
   PoliteWait wait(wait_config_);
   for (;;) {
     int done = 0;
@@ -75,20 +84,58 @@ void MpiExchange::WaitAll(std::vector<MPI_Request>* requests) {
              "MPI_Testall");
     if (done) return;
     wait.Idle();
+    CheckTimeout(wait, what, {});
   }
 }
 
-void MpiExchange::WaitOne(MPI_Request* request) {
+void MpiExchange::WaitOne(MPI_Request* request, const char* what) {
   PoliteWait wait(wait_config_);
   for (;;) {
     int done = 0;
     CheckMpi(MPI_Test(request, &done, MPI_STATUS_IGNORE), "MPI_Test");
     if (done) return;
     wait.Idle();
+    CheckTimeout(wait, what, {});
   }
 }
 
+void MpiExchange::CheckTimeout(const PoliteWait& wait, const char* what,
+                               const std::vector<int>& missing) {
+  if (timeout_s_ <= 0) return;
+  const double waited = wait.waited_seconds();
+  if (waited > timeout_s_) TimedOut(waited, what, missing);
+}
+
+void MpiExchange::TimedOut(double waited, const char* what, const std::vector<int>& missing) {
+  std::string text = "cfps: error: " + RankName(rank_) + " waited " +
+                     std::to_string(static_cast<int>(waited)) + " s (--timeout " +
+                     std::to_string(static_cast<int>(timeout_s_)) + ") in " + what + " at " +
+                     (activity_step_ >= 0 ? "step " + std::to_string(activity_step_) + " (" +
+                                                activity_ + ")"
+                                          : std::string(activity_));
+  if (!missing.empty()) {
+    text += "; no message from";
+    for (size_t j = 0; j < missing.size(); ++j) {
+      const int p = missing[j];
+      text += std::string(j ? ";" : "") + " " + RankName(p) + ", last heard at " +
+              (last_heard_step_[p] >= 0 ? "step " + std::to_string(last_heard_step_[p]) + " (" +
+                                              last_heard_[p] + ")"
+                                        : std::string(last_heard_[p]));
+    }
+  }
+  text += ". Aborting the job: a rank is stopped, hung or unreachable.\n";
+  std::fputs(text.c_str(), stderr);
+  std::fflush(stderr);
+  MPI_Abort(comm_, 3);
+  std::abort();
+}
+
 void MpiExchange::AllToAllV(std::vector<Buffer>* send, std::vector<Buffer>* recv) {
+  ExchangeBuffers(send, recv, "an all-to-all");
+}
+
+void MpiExchange::ExchangeBuffers(std::vector<Buffer>* send, std::vector<Buffer>* recv,
+                           const char* what) {
   send->resize(static_cast<size_t>(size_));
   recv->resize(static_cast<size_t>(size_));
   ++counters_.collectives;
@@ -127,9 +174,11 @@ void MpiExchange::AllToAllV(std::vector<Buffer>* send, std::vector<Buffer>* recv
       b.resize(static_cast<size_t>(count));
       MPI_Request request;
       CheckMpi(MPI_Imrecv(b.data(), count, MPI_BYTE, &message, &request), "MPI_Imrecv");
-      WaitOne(&request);
+      WaitOne(&request, "a message transfer");
       counters_.bytes_received += count;
       pending_[static_cast<size_t>(p)] = 0;
+      last_heard_[static_cast<size_t>(p)] = activity_;
+      last_heard_step_[static_cast<size_t>(p)] = activity_step_;
       --remaining;
       progress = true;
     }
@@ -137,42 +186,57 @@ void MpiExchange::AllToAllV(std::vector<Buffer>* send, std::vector<Buffer>* recv
       wait.Reset();
     } else {
       wait.Idle();
+      if (timeout_s_ > 0 && wait.waited_seconds() > timeout_s_) {
+        missing_.clear();
+        for (int p = 0; p < size_; ++p) {
+          if (pending_[static_cast<size_t>(p)]) missing_.push_back(p);
+        }
+        TimedOut(wait.waited_seconds(), what, missing_);
+      }
     }
   }
-  WaitAll(&requests_);
+  WaitAll(&requests_, "sending an all-to-all");
   for (int p = 0; p < size_; ++p) (*send)[static_cast<size_t>(p)].clear();
 }
 
+// The collectives run on the same polled point-to-point exchange as AllToAllV (every rank sends
+// its values to every rank): the watchdog then knows exactly which ranks did not arrive, the
+// waits stay polite, and sums are taken in rank order, the same on every rank and every run.
+void MpiExchange::Collective(const void* data, size_t bytes, bool send_to_all, const char* what) {
+  coll_send_.resize(static_cast<size_t>(size_));
+  for (int p = 0; p < size_; ++p) {
+    Buffer& b = coll_send_[static_cast<size_t>(p)];
+    b.clear();
+    if (send_to_all) b.append(data, bytes);
+  }
+  ExchangeBuffers(&coll_send_, &coll_recv_, what);
+}
+
 void MpiExchange::AllReduceSum(double* values, int n) {
-  ++counters_.collectives;
-  MPI_Request request;
-  CheckMpi(MPI_Iallreduce(MPI_IN_PLACE, values, n, MPI_DOUBLE, MPI_SUM, comm_, &request),
-           "MPI_Iallreduce");
-  WaitOne(&request);
+  Collective(values, sizeof(double) * static_cast<size_t>(n), true, "an allreduce");
+  for (int i = 0; i < n; ++i) {
+    double sum = 0.0;
+    for (int p = 0; p < size_; ++p) sum += coll_recv_[static_cast<size_t>(p)].as<double>()[i];
+    values[i] = sum;
+  }
 }
 
 void MpiExchange::AllReduceMax(double* values, int n) {
-  ++counters_.collectives;
-  MPI_Request request;
-  CheckMpi(MPI_Iallreduce(MPI_IN_PLACE, values, n, MPI_DOUBLE, MPI_MAX, comm_, &request),
-           "MPI_Iallreduce");
-  WaitOne(&request);
+  Collective(values, sizeof(double) * static_cast<size_t>(n), true, "an allreduce");
+  for (int i = 0; i < n; ++i) {
+    double best = coll_recv_[0].as<double>()[i];
+    for (int p = 1; p < size_; ++p) best = std::max(best, coll_recv_[static_cast<size_t>(p)].as<double>()[i]);
+    values[i] = best;
+  }
 }
 
 void MpiExchange::Broadcast(void* data, size_t bytes, int root) {
-  ++counters_.collectives;
-  CFPS_CHECK_LT(bytes, static_cast<size_t>(INT_MAX));
-  MPI_Request request;
-  CheckMpi(MPI_Ibcast(data, static_cast<int>(bytes), MPI_BYTE, root, comm_, &request),
-           "MPI_Ibcast");
-  WaitOne(&request);
+  Collective(data, bytes, rank_ == root, "a broadcast");
+  const Buffer& b = coll_recv_[static_cast<size_t>(root)];
+  CFPS_CHECK_EQ(b.size(), bytes);
+  if (rank_ != root && bytes) std::memcpy(data, b.data(), bytes);
 }
 
-void MpiExchange::Barrier() {
-  ++counters_.collectives;
-  MPI_Request request;
-  CheckMpi(MPI_Ibarrier(comm_, &request), "MPI_Ibarrier");
-  WaitOne(&request);
-}
+void MpiExchange::Barrier() { Collective(nullptr, 0, false, "a barrier"); }
 
 }  // namespace cfps

@@ -38,6 +38,8 @@ class PoliteWait {
   void Reset();
   // Called after a poll that made no progress.
   void Idle();
+  // Seconds since the first Idle() after the last Reset() (0 before).
+  double waited_seconds() const;
 
  private:
   Config config_;
@@ -65,8 +67,16 @@ class MpiExchange final : public Exchange {
   void set_wait_config(const PoliteWait::Config& config) { wait_config_ = config; }
 
  private:
-  void WaitAll(std::vector<MPI_Request>* requests);
-  void WaitOne(MPI_Request* request);
+  // AllToAllV, with `what` naming it in the watchdog's message.
+  void ExchangeBuffers(std::vector<Buffer>* send, std::vector<Buffer>* recv, const char* what);
+  // Every rank sends `bytes` of `data` to every rank (or nothing, when !send_to_all); what each
+  // rank sent lands in coll_recv_.
+  void Collective(const void* data, size_t bytes, bool send_to_all, const char* what);
+  // `what` names the wait in the watchdog's message.
+  void WaitAll(std::vector<MPI_Request>* requests, const char* what);
+  void WaitOne(MPI_Request* request, const char* what);
+  void CheckTimeout(const PoliteWait& wait, const char* what, const std::vector<int>& missing);
+  [[noreturn]] void TimedOut(double waited, const char* what, const std::vector<int>& missing);
 
   MPI_Comm comm_ = MPI_COMM_NULL;
   int rank_ = 0;
@@ -74,6 +84,11 @@ class MpiExchange final : public Exchange {
   PoliteWait::Config wait_config_;
   std::vector<MPI_Request> requests_;
   std::vector<char> pending_;
+  std::vector<int> missing_;
+  std::vector<Buffer> coll_send_, coll_recv_;
+  // Per peer: the activity and step this rank was in when it last received from that peer.
+  std::vector<const char*> last_heard_;
+  std::vector<int64_t> last_heard_step_;
 };
 
 // Makes slow sleeps short: the default 50 us timer slack would turn every 2 us nap into 50 us.

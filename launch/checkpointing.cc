@@ -139,6 +139,7 @@ Status Checkpointer::Save(int64_t step) {
 }
 
 Status Checkpointer::SaveSteps(int64_t step) {
+  exchange_->SetActivity("writing a checkpoint", step);
   const int rank = exchange_->rank();
   const std::string dir = StepDir(step);
   Status s;
@@ -258,6 +259,7 @@ Status Checkpointer::CheckCompatible(const CheckpointMeta& m, const std::string&
 }
 
 Status Checkpointer::Load(const std::string& path, int64_t* step) {
+  exchange_->SetActivity("loading a checkpoint", -1);
   std::string step_dir;
   CheckpointMeta meta;
   Status s = OpenCheckpoint(path, &step_dir, &meta);

@@ -145,6 +145,9 @@ Status ParseTrainOptions(int argc, const char* const* argv, TrainOptions* out, s
       ("resume", po::value(&o.resume),
        "continue from a checkpoint (its directory, which follows LATEST, or a step directory), "
        "onto any number of servers")
+      ("timeout", po::value(&o.timeout)->default_value(300),
+       "seconds a rank may wait for the others (a step, a checkpoint, start-up) before the job "
+       "is aborted with a message naming the ranks that did not arrive; 0: wait forever")
       ("config", po::value(&config), "read options from an INI file (command line wins)")
       ("help,h", "show this help");
   po::options_description all(100);
@@ -193,6 +196,9 @@ Status ParseTrainOptions(int argc, const char* const* argv, TrainOptions* out, s
     return Status::InvalidArgument("--valid-pct must be in [0, 1)");
   }
   if (o.ps < 0) return Status::InvalidArgument("--ps must be >= 0");
+  if (!(o.timeout >= 0) || !std::isfinite(o.timeout)) {
+    return Status::InvalidArgument("--timeout must be a number of seconds >= 0");
+  }
   if (o.checkpoint_every < 0) return Status::InvalidArgument("--checkpoint-every must be >= 0");
   if (o.checkpoint_epochs < 0) return Status::InvalidArgument("--checkpoint-epochs must be >= 0");
   CFPS_RETURN_IF_ERROR(Positive("keep", o.keep));

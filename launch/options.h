@@ -25,6 +25,7 @@ struct TrainOptions {
   int checkpoint_epochs = 0;     // epochs; 0 = off
   int keep = 3;
   std::string resume;            // a checkpoint directory or step directory
+  double timeout = 300;          // seconds a rank may wait for the others; 0 = forever
 };
 
 // On --help, sets *help to the usage text and returns OK without validating anything else.

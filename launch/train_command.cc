@@ -123,6 +123,13 @@ int RunTrain(int argc, const char* const* argv) {
   }
   Roles roles;
   CFPS_CHECK(Roles::Make(size, opt.ps, &roles).ok());
+  {
+    std::vector<std::string> names;
+    for (int r = 0; r < size; ++r) names.push_back(roles.Describe(r));
+    ex->set_rank_names(std::move(names));
+    ex->set_timeout(opt.timeout);
+    ex->SetActivity("loading the data", -1);
+  }
 
   Dataset data;
   const double load_start = WallNow();
@@ -214,6 +221,7 @@ int RunTrain(int argc, const char* const* argv) {
     // A stop request (SIGTERM/SIGINT on any rank) is agreed every 16 steps and at epoch ends, so
     // every rank stops after the same step.
     if (steps_done % 16 == 0 || epoch_end) {
+      ex->SetActivity("agreeing on a stop request", steps_done);
       double flag = g_stop_signal;
       ex->AllReduceMax(&flag, 1);
       stopped = flag > 0;

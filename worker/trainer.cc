@@ -76,8 +76,10 @@ void Trainer::Pull(const int32_t* users, const int32_t* items, int64_t n) {
       }
     }
   }
+  exchange_->SetActivity(evaluating_ ? "evaluation: ids" : "pull: ids", current_step_);
   exchange_->AllToAllV(&send_, &requests_);
   Serve();
+  exchange_->SetActivity(evaluating_ ? "evaluation: rows" : "pull: rows", current_step_);
   exchange_->AllToAllV(&send_, &replies_);
   if (worker_ >= 0) {
     const int64_t nu_all = user_groups_.num_unique();
@@ -125,6 +127,7 @@ void Trainer::Step(int64_t global_step, const std::vector<int32_t>& order) {
   const int num_shards = roles_.num_shards();
   const size_t row_bytes = sizeof(float) * static_cast<size_t>(width_);
 
+  current_step_ = global_step;
   int64_t n = 0;
   if (worker_ >= 0) {
     Slice slice = WorkerSlice(length, worker_, roles_.num_workers());
@@ -165,6 +168,7 @@ void Trainer::Step(int64_t global_step, const std::vector<int32_t>& order) {
       stats_.rows_pulled += static_cast<int64_t>(nu + ni);
     }
   }
+  exchange_->SetActivity("push: gradients", global_step);
   exchange_->AllToAllV(&send_, &pushes_);
 
   if (shard_) {
@@ -191,6 +195,7 @@ void Trainer::Evaluate(double* sse, int64_t* count) {
   const int num_workers = roles_.num_workers();
   const int64_t longest = (n + num_workers - 1) / num_workers;
   const int64_t rounds = (longest + config_.eval_batch - 1) / config_.eval_batch;
+  evaluating_ = true;
   double local[2] = {0.0, 0.0};
   Slice slice;
   if (worker_ >= 0) slice = WorkerSlice(n, worker_, num_workers);
@@ -208,7 +213,9 @@ void Trainer::Evaluate(double* sse, int64_t* count) {
       local[1] += static_cast<double>(m);
     }
   }
+  exchange_->SetActivity("evaluation: sums", current_step_);
   exchange_->AllReduceSum(local, 2);
+  evaluating_ = false;
   *sse = local[0];
   *count = static_cast<int64_t>(local[1]);
 }
@@ -280,6 +287,7 @@ void Trainer::GatherModel(int root, std::vector<float>* users, std::vector<float
                   sizeof(float) * width * li);
     }
   }
+  exchange_->SetActivity("gathering the model for export", current_step_);
   exchange_->AllToAllV(&send_, &replies_);
   users->clear();
   items->clear();

@@ -124,6 +124,8 @@ class Trainer {
   std::vector<Buffer> send_, requests_, replies_, pushes_;
 
   StepStats stats_;
+  int64_t current_step_ = 0;  // for the watchdog's message
+  bool evaluating_ = false;
   double train_sse_ = 0;  // this worker's sum of squared errors since the last epoch start
 };
 
