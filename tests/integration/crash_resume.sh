@@ -34,14 +34,21 @@ for attempt in $(seq 1 40); do
     grep -q "resumed from $ck at step $((10#${expect#step-})) " "$WORK/out" ||
       fail "did not resume from the newest complete checkpoint $expect: $(cat "$WORK/out" "$WORK/err")"
   fi
-  sleep "0.$((RANDOM % 9 + 1))"
   victim=$((RANDOM % 3))
   pid=""
-  for p in $(pgrep -f "$CFPS train --data $WORK/r.data"); do
-    r=$(tr '\0' '\n' < /proc/$p/environ 2>/dev/null | sed -n 's/^OMPI_COMM_WORLD_RANK=//p')
-    [ "$r" = "$victim" ] && pid=$p
+  # Find the victim once its rank is running (MPI start-up is slow on a loaded machine), then
+  # let the job run for a random 0.1-0.9 s before the kill.
+  for _ in $(seq 1 300); do
+    for p in $(pgrep -f "$CFPS train --data $WORK/r.data"); do
+      r=$(tr '\0' '\n' < /proc/$p/environ 2>/dev/null | sed -n 's/^OMPI_COMM_WORLD_RANK=//p')
+      [ "$r" = "$victim" ] && pid=$p
+    done
+    [ -n "$pid" ] && break
+    kill -0 "$job" 2>/dev/null || break
+    sleep 0.1
   done
   if [ -z "$pid" ]; then wait "$job" || true; continue; fi  # finished before the kill
+  sleep "0.$((RANDOM % 9 + 1))"
   partial=0
   for d in "$ck"/step-*; do
     if [ -d "$d" ] && [ ! -f "$d/MANIFEST" ]; then partial=1; fi
