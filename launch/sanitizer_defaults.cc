@@ -1,5 +1,4 @@
-// Linked into the cfps executable only when CFPS_SANITIZE is on (a copy of
-// tests/sanitizer_defaults.cc, which the test binaries carry): under ASan, Open MPI's own
+// Linked into the test binaries, and into the cfps executable when CFPS_SANITIZE is on: under ASan, Open MPI's own
 // allocations at exit look like leaks and its dlclose'd components defeat the fast unwinder; these
 // defaults suppress exactly those libraries (see ../shared/TOOLCHAIN.md, section 4) so that a leak
 // of ours still fails the integration tests that run cfps under mpirun. Without ASan they are unused.

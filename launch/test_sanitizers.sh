@@ -3,7 +3,7 @@
 # tests, the multi-rank tests under mpiexec -n 1..4 and the end-to-end tests of the cfps executable
 # under mpirun, built into ${BUILD:-build-asan} with -DCFPS_SANITIZE=ON. Any report fails its test:
 # UBSan is built with -fno-sanitize-recover, and the binaries carry their ASan/LSan defaults
-# (tests/sanitizer_defaults.cc, launch/sanitizer_defaults.cc: Open MPI's exit-time allocations
+# (launch/sanitizer_defaults.cc: Open MPI's exit-time allocations
 # are suppressed, ours are not), so no ASAN_OPTIONS are needed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
