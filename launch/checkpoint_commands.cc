@@ -8,6 +8,7 @@
 #include "common/file_util.h"
 #include "common/npy.h"
 #include "launch/commands.h"
+#include "launch/options.h"
 #include "ps/checkpoint.h"
 
 namespace po = boost::program_options;
@@ -23,7 +24,8 @@ bool ParseOrExit(int argc, const char* const* argv, const char* name, const char
     po::store(po::command_line_parser(argc, argv).options(desc).run(), *vm);
     po::notify(*vm);
   } catch (const po::error& e) {
-    std::fprintf(stderr, "cfps %s: error: %s (see cfps %s --help)\n", name, e.what(), name);
+    std::fprintf(stderr, "cfps %s: error: %s (see cfps %s --help)\n", name,
+                 DescribeOptionError(e).c_str(), name);
     *exit_code = 2;
     return false;
   }
@@ -51,7 +53,8 @@ int RunInspect(int argc, const char* const* argv) {
     po::store(po::command_line_parser(argc, argv).options(desc).positional(pos).run(), vm);
     po::notify(vm);
   } catch (const po::error& e) {
-    std::fprintf(stderr, "cfps inspect: error: %s (see cfps inspect --help)\n", e.what());
+    std::fprintf(stderr, "cfps inspect: error: %s (see cfps inspect --help)\n",
+                 DescribeOptionError(e).c_str());
     return 2;
   }
   if (vm.count("help")) {

@@ -14,12 +14,44 @@ namespace cfps {
 
 namespace {
 
+// Runs the parser; turns Boost's exceptions into one-line errors.
+Status Parse(int argc, const char* const* argv, const po::options_description& desc,
+             const std::string& config_option, po::variables_map* vm) {
+  try {
+    po::store(po::command_line_parser(argc, argv).options(desc).run(), *vm);
+    if (!config_option.empty() && vm->count(config_option) && !vm->count("help")) {
+      const std::string path = (*vm)[config_option].as<std::string>();
+      std::ifstream in(path);
+      if (!in) return Status::InvalidArgument("--config: cannot open '" + path + "'");
+      try {
+        po::store(po::parse_config_file(in, desc, /*allow_unregistered=*/false), *vm);
+      } catch (const po::error& e) {
+        return Status::InvalidArgument("--config '" + path + "': " + DescribeOptionError(e));
+      }
+    }
+    po::notify(*vm);
+  } catch (const po::error& e) {
+    return Status::InvalidArgument(DescribeOptionError(e));
+  }
+  return Status::OK();
+}
+
+template <typename T>
+Status Positive(const char* name, T value) {
+  if (value > 0) return Status::OK();
+  std::ostringstream os;
+  os << "--" << name << " must be > 0, got " << value;
+  return Status::InvalidArgument(os.str());
+}
+
+}  // namespace
+
 // The text of a Boost.Program_options error. Boost 1.74's error_with_option_name::what() replaces
 // "%value%" (and its other placeholders) with the value until none is left, so a value or an
 // option name that itself contains "%value%" never returns (found by fuzz_config; regression test
 // in tests/unit/fuzz_regressions_test.cc). Such errors are described from the exception's type and
 // the option's name, with every '%' made harmless, without calling what().
-std::string Describe(const po::error& e) {
+std::string DescribeOptionError(const boost::program_options::error& e) {
   const auto* named = dynamic_cast<const po::error_with_option_name*>(&e);
   if (!named) return e.what();
   std::string name = named->get_option_name();
@@ -38,38 +70,6 @@ std::string Describe(const po::error& e) {
   }
   return "invalid use of option '" + name + "'";
 }
-
-// Runs the parser; turns Boost's exceptions into one-line errors.
-Status Parse(int argc, const char* const* argv, const po::options_description& desc,
-             const std::string& config_option, po::variables_map* vm) {
-  try {
-    po::store(po::command_line_parser(argc, argv).options(desc).run(), *vm);
-    if (!config_option.empty() && vm->count(config_option) && !vm->count("help")) {
-      const std::string path = (*vm)[config_option].as<std::string>();
-      std::ifstream in(path);
-      if (!in) return Status::InvalidArgument("--config: cannot open '" + path + "'");
-      try {
-        po::store(po::parse_config_file(in, desc, /*allow_unregistered=*/false), *vm);
-      } catch (const po::error& e) {
-        return Status::InvalidArgument("--config '" + path + "': " + Describe(e));
-      }
-    }
-    po::notify(*vm);
-  } catch (const po::error& e) {
-    return Status::InvalidArgument(Describe(e));
-  }
-  return Status::OK();
-}
-
-template <typename T>
-Status Positive(const char* name, T value) {
-  if (value > 0) return Status::OK();
-  std::ostringstream os;
-  os << "--" << name << " must be > 0, got " << value;
-  return Status::InvalidArgument(os.str());
-}
-
-}  // namespace
 
 Status ParseYRange(const std::vector<std::string>& tokens, double* lo, double* hi) {
   std::string joined;

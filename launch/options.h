@@ -3,6 +3,7 @@
 // Boost.Program_options. Names and defaults are a contract (README.md): defaults are fastai's.
 // Parsing never throws to the caller: every problem is a Status naming the option.
 
+#include <boost/program_options/errors.hpp>
 #include <string>
 #include <vector>
 
@@ -38,6 +39,10 @@ std::string MainUsage();
 // finite, given as two tokens ("1", "5": the command line) or one ("1 5" or "1,5": an INI file).
 // On success sets *lo and *hi; otherwise leaves them alone and returns InvalidArgument naming
 // --y-range and quoting the tokens.
+// One line for a Boost.Program_options error. Never calls Boost 1.74's what() on an error that
+// names an option: it loops forever when the name or value contains "%value%" (fuzz_config).
+std::string DescribeOptionError(const boost::program_options::error& e);
+
 Status ParseYRange(const std::vector<std::string>& tokens, double* lo, double* hi);
 
 }  // namespace cfps

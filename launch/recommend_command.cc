@@ -76,7 +76,7 @@ Status ParseRecommendOptions(int argc, const char* const* argv, RecommendOptions
               vm);
     po::notify(vm);
   } catch (const po::error& e) {
-    return Status::InvalidArgument(e.what());
+    return Status::InvalidArgument(DescribeOptionError(e));
   }
   if (vm.count("help")) {
     std::ostringstream os;

@@ -5,21 +5,12 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
-#include <cstring>
 #include <string>
 
 #include "launch/options.h"
 #include "tests/fuzz/fuzz_file.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  // Known finding, reported (tests/unit/fuzz_regressions_test.cc, BoostPlaceholderInValue): Boost
-  // 1.74's error_with_option_name::what() never returns when an option name or value contains its
-  // own placeholder ("epochs = %value%"). Until launch/options.cc guards against it, inputs with a
-  // '%' are skipped so that the fuzzer can look for anything else. Build with
-  // -DCFPS_FUZZ_CONFIG_PERCENT to fuzz them too.
-#ifndef CFPS_FUZZ_CONFIG_PERCENT
-  if (std::memchr(data, '%', size) != nullptr) return 0;
-#endif
   const std::string path = cfps::fuzz::TheFile().Set(data, size);
   const char* argv[] = {"train", "--config", path.c_str()};
   cfps::TrainOptions options;
