@@ -12,7 +12,6 @@ namespace cfps {
 
 namespace {
 
-
 // Vocabulary over the names that the selected ratings use (selected[k] != 0), and the dense row of
 // every interned name (-1 for names no selected rating uses).
 Vocab BuildUsedVocab(const std::vector<std::string>& names, const std::vector<int32_t>& ids,
@@ -41,11 +40,13 @@ std::vector<int32_t> MapNames(const std::vector<std::string>& names, const Vocab
 }
 
 // Appends rating k of `r`, with its names mapped through the row tables, to `out`.
-inline void Append(const Ratings& r, size_t k, const std::vector<int32_t>& user_rows,
+// Returns true when both rows are known.
+inline bool Append(const Ratings& r, size_t k, const std::vector<int32_t>& user_rows,
                    const std::vector<int32_t>& item_rows, RatingArrays* out) {
-  out->user.push_back(user_rows[static_cast<size_t>(r.user[k])]);
-  out->item.push_back(item_rows[static_cast<size_t>(r.item[k])]);
-  out->rating.push_back(r.rating[k]);
+  const int32_t user = user_rows[static_cast<size_t>(r.user[k])];
+  const int32_t item = item_rows[static_cast<size_t>(r.item[k])];
+  out->push_back(user, item, r.rating[k]);
+  return user >= 0 && item >= 0;
 }
 
 std::string FormatDouble(double v) {
@@ -54,13 +55,29 @@ std::string FormatDouble(double v) {
   return buf;
 }
 
-void Reserve(size_t n, RatingArrays* a) {
-  ReserveHuge(&a->user, n);
-  ReserveHuge(&a->item, n);
-  ReserveHuge(&a->rating, n);
-}
+void Reserve(size_t n, RatingArrays* a) { a->reserve(n); }
 
 }  // namespace
+
+void RatingArrays::reserve(size_t n) { ReserveHuge(&r_, n); }
+
+std::vector<int32_t> RatingArrays::users() const {
+  std::vector<int32_t> out(r_.size());
+  for (size_t k = 0; k < r_.size(); ++k) out[k] = r_[k].user;
+  return out;
+}
+
+std::vector<int32_t> RatingArrays::items() const {
+  std::vector<int32_t> out(r_.size());
+  for (size_t k = 0; k < r_.size(); ++k) out[k] = r_[k].item;
+  return out;
+}
+
+std::vector<float> RatingArrays::ratings() const {
+  std::vector<float> out(r_.size());
+  for (size_t k = 0; k < r_.size(); ++k) out[k] = r_[k].rating;
+  return out;
+}
 
 Status BuildDataset(const DataOptions& options, Dataset* out) {
   *out = Dataset();
@@ -91,8 +108,7 @@ Status BuildDataset(const DataOptions& options, Dataset* out) {
     std::vector<int32_t> valid_item_rows = MapNames(valid.item_names, out->items);
     Reserve(valid.size(), &out->valid);
     for (size_t k = 0; k < valid.size(); ++k) {
-      Append(valid, k, valid_user_rows, valid_item_rows, &out->valid);
-      if (out->valid.user.back() < 0 || out->valid.item.back() < 0) ++out->valid_unknown;
+      if (!Append(valid, k, valid_user_rows, valid_item_rows, &out->valid)) ++out->valid_unknown;
     }
     return Status::OK();
   }
@@ -122,8 +138,7 @@ Status BuildDataset(const DataOptions& options, Dataset* out) {
     if (in_train[k]) {
       Append(all, k, user_rows, item_rows, &out->train);
     } else {
-      Append(all, k, user_rows, item_rows, &out->valid);
-      if (out->valid.user.back() < 0 || out->valid.item.back() < 0) ++out->valid_unknown;
+      if (!Append(all, k, user_rows, item_rows, &out->valid)) ++out->valid_unknown;
     }
   }
   return Status::OK();

@@ -35,15 +35,13 @@ inline Dataset MakeRandomDataset(int64_t n_users, int64_t n_items, int64_t n_tra
       int32_t i = static_cast<int32_t>(y * y * static_cast<double>(n_items));
       if (unknown && j % 17 == 3) u = -1;
       if (unknown && j % 23 == 5) i = -1;
-      a->user.push_back(u);
-      a->item.push_back(i);
-      a->rating.push_back(static_cast<float>(1 + rng.Below(5)));
+      a->push_back(u, i, static_cast<float>(1 + rng.Below(5)));
     }
   };
   fill(&d.train, n_train, false);
   fill(&d.valid, n_valid, true);
   for (size_t j = 0; j < d.valid.size(); ++j) {
-    if (d.valid.user[j] < 0 || d.valid.item[j] < 0) ++d.valid_unknown;
+    if (d.valid.user(j) < 0 || d.valid.item(j) < 0) ++d.valid_unknown;
   }
   return d;
 }
@@ -96,7 +94,7 @@ inline void ReferenceTrain(const Dataset& d, const TrainConfig& c, int num_worke
       std::vector<int32_t> uniq[2];
       for (int64_t j = s.begin; j < s.end; ++j) {
         const size_t r = static_cast<size_t>(order[static_cast<size_t>(begin + j)]);
-        const int32_t rows[2] = {d.train.user[r], d.train.item[r]};
+        const int32_t rows[2] = {d.train.user(r), d.train.item(r)};
         for (int t = 0; t < 2; ++t) {
           if (!slot[t].count(rows[t])) {
             slot[t][rows[t]] = static_cast<int32_t>(uniq[t].size());
@@ -105,7 +103,7 @@ inline void ReferenceTrain(const Dataset& d, const TrainConfig& c, int num_worke
         }
         us.push_back(slot[0][rows[0]]);
         is.push_back(slot[1][rows[1]]);
-        rs.push_back(d.train.rating[r]);
+        rs.push_back(d.train.rating(r));
       }
       std::vector<float> gathered[2], grad[2];
       for (int t = 0; t < 2; ++t) {
@@ -116,8 +114,8 @@ inline void ReferenceTrain(const Dataset& d, const TrainConfig& c, int num_worke
         grad[t].assign(gathered[t].size(), 0.f);
       }
       ForwardBackward<float>(c.dims, static_cast<int64_t>(rs.size()), us.data(), is.data(),
-                             rs.data(), gathered[0].data(), gathered[1].data(), len,
-                             grad[0].data(), grad[1].data());
+                             rs.data(), gathered[0].data(), gathered[1].data(), len, grad[0].data(),
+                             grad[1].data());
       for (int t = 0; t < 2; ++t) {
         for (size_t j = 0; j < uniq[t].size(); ++j) {
           const float* gr = &grad[t][j * width];

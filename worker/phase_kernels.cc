@@ -2,6 +2,8 @@
 
 #include "worker/phase_kernels.h"
 
+#include <vector>
+
 #include "common/simd.h"
 #include "common/status.h"
 #include "worker/kernel_math.h"
@@ -36,6 +38,30 @@ void ForwardDeltas(const ModelDims& dims, const SampleRows& rows, const float* r
     const float e = (s * range + lo) - rating[i];
     err[i] = e;
     delta[i] = two_over_b * e * range * s * (1.0f - s);
+  }
+}
+
+CFPS_SIMD_CLONES
+void PredictionErrors(const ModelDims& dims, const SampleRows& rows, const float* rating,
+                      int64_t begin, int64_t end, float* err) {
+  const int k = dims.k;
+  const int width = k + 1;
+  const float lo = static_cast<float>(dims.lo);
+  const float range = static_cast<float>(dims.hi - dims.lo);
+  const std::vector<float> zero(static_cast<size_t>(width), 0.0f);
+  auto row = [&](const float* base, int32_t r) {
+    return r < 0 ? zero.data() : base + static_cast<int64_t>(r) * width;
+  };
+  for (int64_t i = begin; i < end; ++i) {
+    if (i + kPrefetchAhead < end) {
+      const int32_t ua = rows.user_row[i + kPrefetchAhead], ia = rows.item_row[i + kPrefetchAhead];
+      if (ua >= 0) PrefetchRow(rows.user_base + static_cast<int64_t>(ua) * width, width);
+      if (ia >= 0) PrefetchRow(rows.item_base + static_cast<int64_t>(ia) * width, width);
+    }
+    const float s = kernel_math::Sigmoid(row(rows.user_base, rows.user_row[i]),
+                                         row(rows.item_base, rows.item_row[i]), k);
+    const float p = s * range + lo;
+    err[i] = p - rating[i];
   }
 }
 

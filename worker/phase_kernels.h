@@ -31,6 +31,11 @@ void ForwardDeltas(const ModelDims& dims, const SampleRows& rows, const float* r
 
 double SumSquares(const float* err, int64_t n);
 
+// Evaluation: err_i = prediction - rating for samples [begin, end), the arithmetic of Evaluate in
+// worker/kernels.h; a row index of -1 (an id unknown in training) reads a zero row.
+void PredictionErrors(const ModelDims& dims, const SampleRows& rows, const float* rating,
+                      int64_t begin, int64_t end, float* err);
+
 // Gradient rows of the slots in [first, last) of one table: out[slot] (width floats, zeroed here)
 // = sum over samples i with slot_of[i] == slot, in increasing i, of delta_i * [other_i, 1], where
 // other_i = other_base + other_row[i] * width is the sample's row in the other table.

@@ -144,17 +144,14 @@ void Trainer::Step(int64_t global_step, const std::vector<int32_t>& order) {
     batch_items_.resize(static_cast<size_t>(n));
     batch_ratings_.resize(static_cast<size_t>(n));
     const int32_t* idx = order.data() + begin + slice.begin;
+    const Rating* train = data_->train.data();
     constexpr int64_t kAhead = 64;  // the ratings are read in random order: prefetch
     for (int64_t i = 0; i < n; ++i) {
-      if (i + kAhead < n) {
-        const size_t a = static_cast<size_t>(idx[i + kAhead]);
-        __builtin_prefetch(&data_->train.user[a]);
-        __builtin_prefetch(&data_->train.rating[a]);
-      }
-      const size_t r = static_cast<size_t>(idx[i]);
-      batch_users_[static_cast<size_t>(i)] = data_->train.user[r];
-      batch_items_[static_cast<size_t>(i)] = data_->train.item[r];
-      batch_ratings_[static_cast<size_t>(i)] = data_->train.rating[r];
+      if (i + kAhead < n) __builtin_prefetch(&train[idx[i + kAhead]]);
+      const Rating& r = train[idx[i]];
+      batch_users_[static_cast<size_t>(i)] = r.user;
+      batch_items_[static_cast<size_t>(i)] = r.item;
+      batch_ratings_[static_cast<size_t>(i)] = r.rating;
     }
   }
   Pull(batch_users_.data(), batch_items_.data(), n);
@@ -256,25 +253,27 @@ void Trainer::FusedStep(int64_t global_step, const std::vector<int32_t>& order) 
   const int32_t* idx = order.data() + begin;
 
   // Phase 1: the batch's rows and their dedup, one table per thread.
+  const Rating* train = data_->train.data();
   auto users = [&] {
     constexpr int64_t kAhead = 64;  // the ratings are read in random order: prefetch
     for (int64_t i = 0; i < n; ++i) {
-      if (i + kAhead < n) {
-        const size_t a = static_cast<size_t>(idx[i + kAhead]);
-        __builtin_prefetch(&data_->train.user[a]);
-        __builtin_prefetch(&data_->train.rating[a]);
-      }
-      const size_t r = static_cast<size_t>(idx[i]);
-      batch_users_[static_cast<size_t>(i)] = data_->train.user[r];
-      batch_ratings_[static_cast<size_t>(i)] = data_->train.rating[r];
+      if (i + kAhead < n) __builtin_prefetch(&train[idx[i + kAhead]]);
+      const Rating& r = train[idx[i]];
+      batch_users_[static_cast<size_t>(i)] = r.user;
+      batch_ratings_[static_cast<size_t>(i)] = r.rating;
+      if (threads == 1) batch_items_[static_cast<size_t>(i)] = r.item;
     }
     user_groups_.Group(batch_users_.data(), n, 1, &user_slot_);
     SplitSlots(user_slot_, n, user_groups_.num_unique(), threads, &ucount_, &ubounds_);
   };
   auto items = [&] {
-    for (int64_t i = 0; i < n; ++i) {
-      if (i + 64 < n) __builtin_prefetch(&data_->train.item[static_cast<size_t>(idx[i + 64])]);
-      batch_items_[static_cast<size_t>(i)] = data_->train.item[static_cast<size_t>(idx[i])];
+    if (threads > 1) {
+      // The users' thread reads the same records at the same time: whichever misses first.
+      constexpr int64_t kAhead = 64;
+      for (int64_t i = 0; i < n; ++i) {
+        if (i + kAhead < n) __builtin_prefetch(&train[idx[i + kAhead]]);
+        batch_items_[static_cast<size_t>(i)] = train[idx[i]].item;
+      }
     }
     item_groups_.Group(batch_items_.data(), n, 1, &item_slot_);
     SplitSlots(item_slot_, n, item_groups_.num_unique(), threads, &icount_, &ibounds_);
@@ -343,11 +342,35 @@ void Trainer::Evaluate(double* sse, int64_t* count) {
       begin = std::min(slice.end, slice.begin + r * config_.eval_batch);
       m = std::min(slice.end, begin + config_.eval_batch) - begin;
     }
-    Pull(data_->valid.user.data() + begin, data_->valid.item.data() + begin, m);
+    batch_users_.resize(static_cast<size_t>(m));
+    batch_items_.resize(static_cast<size_t>(m));
+    batch_ratings_.resize(static_cast<size_t>(m));
+    for (int64_t i = 0; i < m; ++i) {
+      const Rating& v = data_->valid[static_cast<size_t>(begin + i)];
+      batch_users_[static_cast<size_t>(i)] = v.user;
+      batch_items_[static_cast<size_t>(i)] = v.item;
+      batch_ratings_[static_cast<size_t>(i)] = v.rating;
+    }
+    if (fused_) {
+      // One rank: predict from the shard's own rows (one shard: local row = global row).
+      err_.resize(static_cast<size_t>(m));
+      const SampleRows rows{shard_->values(kUserTable).data(), shard_->values(kItemTable).data(),
+                            batch_users_.data(), batch_items_.data()};
+      const int threads = pool_->size();
+      pool_->Run([&](int t) {
+        int64_t b, e;
+        SplitRange(m, t, threads, &b, &e);
+        PredictionErrors(config_.dims, rows, batch_ratings_.data(), b, e, err_.data());
+      });
+      local[0] += SumSquares(err_.data(), m);
+      local[1] += static_cast<double>(m);
+      continue;
+    }
+    Pull(batch_users_.data(), batch_items_.data(), m);
     if (worker_ >= 0 && m > 0) {
       local[0] += cfps::Evaluate<float>(config_.dims, m, user_slot_.data(), item_slot_.data(),
-                                        data_->valid.rating.data() + begin, urows_.data(),
-                                        irows_.data(), static_cast<float*>(nullptr));
+                                        batch_ratings_.data(), urows_.data(), irows_.data(),
+                                        static_cast<float*>(nullptr));
       local[1] += static_cast<double>(m);
     }
   }

@@ -99,11 +99,12 @@ TEST_P(TrainerMpiTest, EveryShapeMatchesTheDenseReferenceBitwise) {
         const int width = config.dims.k + 1;
         std::vector<float> zero(static_cast<size_t>(width), 0.f);
         for (size_t j = 0; j < data.valid.size(); ++j) {
-          const int32_t u = data.valid.user[j], i = data.valid.item[j];
+          const int32_t u = data.valid.user(j), i = data.valid.item(j);
           const float* ur = u < 0 ? zero.data() : &ref.rows[0][static_cast<size_t>(u) * width];
           const float* ir = i < 0 ? zero.data() : &ref.rows[1][static_cast<size_t>(i) * width];
           int32_t zs = 0;
-          sse += Evaluate<float>(config.dims, 1, &zs, &zs, &data.valid.rating[j], ur, ir,
+          const float rating_j = data.valid.rating(j);
+          sse += Evaluate<float>(config.dims, 1, &zs, &zs, &rating_j, ur, ir,
                                  static_cast<float*>(nullptr));
         }
         EXPECT_EQ(got.valid_count, static_cast<int64_t>(data.valid.size()));
@@ -147,8 +148,8 @@ TEST(TrainerMpiBytesTest, PulledBytesAreTheUniqueRowsOfTheBatch) {
     std::set<int32_t> users, items;
     for (int64_t j = s.begin; j < s.end; ++j) {
       const size_t r = static_cast<size_t>(order[static_cast<size_t>(g * config.batch_size + j)]);
-      users.insert(data.train.user[r]);
-      items.insert(data.train.item[r]);
+      users.insert(data.train.user(r));
+      items.insert(data.train.item(r));
     }
     expect_rows += static_cast<int64_t>(users.size() + items.size());
   }

@@ -38,7 +38,7 @@ DataOptions Numbered(const std::string& path, double valid_pct, uint64_t seed) {
 
 std::vector<int> Lines(const RatingArrays& a) {
   std::vector<int> out;
-  for (float r : a.rating) out.push_back(static_cast<int>(r));
+  for (float r : a.ratings()) out.push_back(static_cast<int>(r));
   return out;
 }
 
@@ -51,10 +51,10 @@ TEST(BuildDataset, SplitSizesFollowRoundedFraction) {
     const size_t want_valid = static_cast<size_t>(1001 * pct);  // int(), as fastai
     EXPECT_EQ(d.valid.size(), want_valid) << pct;
     EXPECT_EQ(d.train.size(), 1001 - want_valid) << pct;
-    EXPECT_EQ(d.valid.user.size(), want_valid);
-    EXPECT_EQ(d.valid.item.size(), want_valid);
-    EXPECT_EQ(d.train.user.size(), d.train.size());
-    EXPECT_EQ(d.train.item.size(), d.train.size());
+    EXPECT_EQ(d.valid.size(), want_valid);
+    EXPECT_EQ(d.valid.size(), want_valid);
+    EXPECT_EQ(d.train.size(), d.train.size());
+    EXPECT_EQ(d.train.size(), d.train.size());
   }
 }
 
@@ -83,18 +83,18 @@ TEST(BuildDataset, SplitIsDisjointCompleteInFileOrderAndMatchesThePermutation) {
   // Dense rows point at the right raw ids.
   for (size_t k = 0; k < d.train.size(); ++k) {
     const int line = train[k];
-    ASSERT_GE(d.train.user[k], 0);
-    ASSERT_GE(d.train.item[k], 0);
-    EXPECT_EQ(d.users.Name(d.train.user[k]), "u" + std::to_string(line % 11));
-    EXPECT_EQ(d.items.Name(d.train.item[k]), std::to_string((line * 7) % 23));
+    ASSERT_GE(d.train.user(k), 0);
+    ASSERT_GE(d.train.item(k), 0);
+    EXPECT_EQ(d.users.Name(d.train.user(k)), "u" + std::to_string(line % 11));
+    EXPECT_EQ(d.items.Name(d.train.item(k)), std::to_string((line * 7) % 23));
   }
   for (size_t k = 0; k < d.valid.size(); ++k) {
     const int line = valid[k];
-    if (d.valid.user[k] >= 0) {
-      EXPECT_EQ(d.users.Name(d.valid.user[k]), "u" + std::to_string(line % 11));
+    if (d.valid.user(k) >= 0) {
+      EXPECT_EQ(d.users.Name(d.valid.user(k)), "u" + std::to_string(line % 11));
     }
-    if (d.valid.item[k] >= 0) {
-      EXPECT_EQ(d.items.Name(d.valid.item[k]), std::to_string((line * 7) % 23));
+    if (d.valid.item(k) >= 0) {
+      EXPECT_EQ(d.items.Name(d.valid.item(k)), std::to_string((line * 7) % 23));
     }
   }
   // Items are numeric, so rows follow the numeric order.
@@ -110,8 +110,8 @@ TEST(BuildDataset, SameSeedSameSplitOtherSeedOtherSplit) {
   ASSERT_TRUE(BuildDataset(Numbered(path, 0.2, 42), &b).ok());
   ASSERT_TRUE(BuildDataset(Numbered(path, 0.2, 43), &c).ok());
   EXPECT_EQ(Lines(a.valid), Lines(b.valid));
-  EXPECT_EQ(a.train.user, b.train.user);
-  EXPECT_EQ(a.train.item, b.train.item);
+  EXPECT_EQ(a.train.users(), b.train.users());
+  EXPECT_EQ(a.train.items(), b.train.items());
   EXPECT_EQ(a.users.names(), b.users.names());
   EXPECT_EQ(a.valid.size(), c.valid.size());
   EXPECT_NE(Lines(a.valid), Lines(c.valid));
@@ -135,12 +135,12 @@ TEST(BuildDataset, VocabularyComesFromTrainingOnly) {
   EXPECT_EQ(d.users.size(), 10);
   EXPECT_EQ(d.valid_unknown, 60);
   for (size_t k = 0; k < d.valid.size(); ++k) {
-    EXPECT_EQ(d.valid.item[k], -1);
-    EXPECT_GE(d.valid.user[k], 0);
+    EXPECT_EQ(d.valid.item(k), -1);
+    EXPECT_GE(d.valid.user(k), 0);
   }
   for (size_t k = 0; k < d.train.size(); ++k) {
-    EXPECT_GE(d.train.user[k], 0);
-    EXPECT_GE(d.train.item[k], 0);
+    EXPECT_GE(d.train.user(k), 0);
+    EXPECT_GE(d.train.item(k), 0);
   }
 }
 
@@ -161,12 +161,12 @@ TEST(BuildDataset, ExplicitValidationFile) {
   EXPECT_EQ(d.valid.size(), 5u);
   EXPECT_EQ(d.users.names(), (std::vector<std::string>{"1", "2", "3"}));
   EXPECT_EQ(d.items.names(), (std::vector<std::string>{"10", "20", "30"}));
-  EXPECT_EQ(d.train.user, (std::vector<int32_t>{0, 1, 2, 1}));
-  EXPECT_EQ(d.train.item, (std::vector<int32_t>{0, 1, 2, 0}));
-  EXPECT_EQ(d.train.rating, (std::vector<float>{3, 4, 5, 1}));
-  EXPECT_EQ(d.valid.user, (std::vector<int32_t>{0, -1, 1, -1, 2}));
-  EXPECT_EQ(d.valid.item, (std::vector<int32_t>{1, 0, -1, -1, 2}));
-  EXPECT_EQ(d.valid.rating, (std::vector<float>{2, 3, 4, 5, 1}));
+  EXPECT_EQ(d.train.users(), (std::vector<int32_t>{0, 1, 2, 1}));
+  EXPECT_EQ(d.train.items(), (std::vector<int32_t>{0, 1, 2, 0}));
+  EXPECT_EQ(d.train.ratings(), (std::vector<float>{3, 4, 5, 1}));
+  EXPECT_EQ(d.valid.users(), (std::vector<int32_t>{0, -1, 1, -1, 2}));
+  EXPECT_EQ(d.valid.items(), (std::vector<int32_t>{1, 0, -1, -1, 2}));
+  EXPECT_EQ(d.valid.ratings(), (std::vector<float>{2, 3, 4, 5, 1}));
   EXPECT_EQ(d.valid_unknown, 3);
   EXPECT_EQ(d.skipped_lines, 0);
 }

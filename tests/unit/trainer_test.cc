@@ -67,12 +67,42 @@ INSTANTIATE_TEST_SUITE_P(Optimizers, LocalTrainerTest,
                                   (std::get<2>(info.param) ? "_fused" : "_exchange");
                          });
 
+// The fused single-rank step and evaluation report the very numbers of the exchange path.
+TEST(LocalTrainerTest, FusedAndExchangePathsReportTheSameMetrics) {
+  const Dataset data = testing::MakeRandomDataset(31, 17, 250, 90, 5);
+  std::vector<EpochMetrics> runs[2];
+  for (int fused = 0; fused < 2; ++fused) {
+    TrainConfig c;
+    c.dims.k = 6;
+    c.epochs = 2;
+    c.batch_size = 32;
+    c.eval_batch = 25;  // several evaluation rounds
+    c.threads = 2;
+    c.fused_single_rank = fused == 1;
+    LocalExchange ex;
+    Roles roles;
+    ASSERT_TRUE(Roles::Make(1, 1, &roles).ok());
+    Trainer trainer(&ex, roles, &data, c);
+    runs[fused] = TrainAllEpochs(&trainer);
+  }
+  ASSERT_EQ(runs[0].size(), 2u);
+  ASSERT_EQ(runs[1].size(), 2u);
+  for (size_t e = 0; e < 2; ++e) {
+    EXPECT_EQ(runs[0][e].train_loss, runs[1][e].train_loss);
+    EXPECT_EQ(runs[0][e].valid_mse, runs[1][e].valid_mse);
+    EXPECT_EQ(runs[0][e].valid_count, runs[1][e].valid_count);
+    EXPECT_EQ(runs[0][e].bytes_pulled, runs[1][e].bytes_pulled);
+    EXPECT_EQ(runs[0][e].bytes_pushed, runs[1][e].bytes_pushed);
+  }
+  EXPECT_GT(data.valid_unknown, 0);  // the zero row of unknown ids is exercised
+}
+
 TEST(LocalTrainerTest, LearnsAPlantedSignal) {
   // Ratings that depend only on the item: the model must get well below the variance.
   Dataset data = testing::MakeRandomDataset(40, 20, 4000, 400, 9);
   for (RatingArrays* a : {&data.train, &data.valid}) {
     for (size_t j = 0; j < a->size(); ++j) {
-      a->rating[j] = a->item[j] < 0 ? 3.0f : static_cast<float>(1 + a->item[j] % 5);
+      a->set_rating(j, a->item(j) < 0 ? 3.0f : static_cast<float>(1 + a->item(j) % 5));
     }
   }
   TrainConfig c;
