@@ -3,9 +3,11 @@
 #include <cmath>
 #include <cstdio>
 #include <limits>
+#include <thread>
 #include <utility>
 
 #include "common/huge_pages.h"
+#include "common/prepared.h"
 #include "common/random.h"
 
 namespace cfps {
@@ -14,20 +16,20 @@ namespace {
 
 // Vocabulary over the names that the selected ratings use (selected[k] != 0), and the dense row of
 // every interned name (-1 for names no selected rating uses).
-Vocab BuildUsedVocab(const std::vector<std::string>& names, const std::vector<int32_t>& ids,
+Vocab BuildUsedVocab(const std::vector<std::string>& names, const int32_t* ids, size_t n,
                      const std::vector<uint8_t>* selected, std::vector<int32_t>* row_of_name) {
   std::vector<uint8_t> used(names.size(), 0);
-  for (size_t k = 0; k < ids.size(); ++k) {
+  for (size_t k = 0; k < n; ++k) {
     if (selected == nullptr || (*selected)[k]) used[static_cast<size_t>(ids[k])] = 1;
   }
   std::vector<std::string> used_names;
-  for (size_t n = 0; n < names.size(); ++n) {
-    if (used[n]) used_names.push_back(names[n]);
+  for (size_t j = 0; j < names.size(); ++j) {
+    if (used[j]) used_names.push_back(names[j]);
   }
   Vocab vocab = Vocab::Build(used_names);
   row_of_name->assign(names.size(), -1);
-  for (size_t n = 0; n < names.size(); ++n) {
-    if (used[n]) (*row_of_name)[n] = vocab.Lookup(names[n]);
+  for (size_t j = 0; j < names.size(); ++j) {
+    if (used[j]) (*row_of_name)[j] = vocab.Lookup(names[j]);
   }
   return vocab;
 }
@@ -35,13 +37,13 @@ Vocab BuildUsedVocab(const std::vector<std::string>& names, const std::vector<in
 // Dense rows of another file's names in `vocab` (-1 when absent).
 std::vector<int32_t> MapNames(const std::vector<std::string>& names, const Vocab& vocab) {
   std::vector<int32_t> rows(names.size());
-  for (size_t n = 0; n < names.size(); ++n) rows[n] = vocab.Lookup(names[n]);
+  for (size_t j = 0; j < names.size(); ++j) rows[j] = vocab.Lookup(names[j]);
   return rows;
 }
 
-// Appends rating k of `r`, with its names mapped through the row tables, to `out`.
-// Returns true when both rows are known.
-inline bool Append(const Ratings& r, size_t k, const std::vector<int32_t>& user_rows,
+// Appends rating k of `r`, with its names mapped through the row tables, to `out`. Returns true
+// when both rows are known.
+inline bool Append(const RatingsView& r, size_t k, const std::vector<int32_t>& user_rows,
                    const std::vector<int32_t>& item_rows, RatingArrays* out) {
   const int32_t user = user_rows[static_cast<size_t>(r.user[k])];
   const int32_t item = item_rows[static_cast<size_t>(r.item[k])];
@@ -55,11 +57,14 @@ std::string FormatDouble(double v) {
   return buf;
 }
 
-void Reserve(size_t n, RatingArrays* a) { a->reserve(n); }
-
 }  // namespace
 
 void RatingArrays::reserve(size_t n) { ReserveHuge(&r_, n); }
+
+void RatingArrays::resize(size_t n) {
+  ReserveHuge(&r_, n);
+  r_.resize(n);
+}
 
 std::vector<int32_t> RatingArrays::users() const {
   std::vector<int32_t> out(r_.size());
@@ -79,6 +84,70 @@ std::vector<float> RatingArrays::ratings() const {
   return out;
 }
 
+namespace {
+
+// Text files are parsed into `parsed`; prepared files are mapped into `prepared` and checked: every
+// id names one of the file's names, every rating is finite and inside [min_rating, max_rating]
+// (with skip_bad_lines, such ratings are dropped into `parsed` instead, and counted).
+Status LoadRatings(const std::string& path, const ReadOptions& read, Ratings* parsed,
+                   PreparedRatings* prepared, RatingsView* view, int64_t* skipped) {
+  *skipped = 0;
+  if (!IsPreparedFile(path)) {
+    CFPS_RETURN_IF_ERROR(ReadRatings(path, read, parsed));
+    *skipped = parsed->skipped_lines;
+    *view = ViewOf(*parsed);
+    return Status::OK();
+  }
+  CFPS_RETURN_IF_ERROR(prepared->Open(path));
+  const RatingsView v = prepared->view();
+  const int64_t n_users = static_cast<int64_t>(v.user_names->size());
+  const int64_t n_items = static_cast<int64_t>(v.item_names->size());
+  std::vector<uint8_t> keep;
+  for (size_t k = 0; k < v.n; ++k) {
+    if (v.user[k] < 0 || v.user[k] >= n_users || v.item[k] < 0 || v.item[k] >= n_items) {
+      return Status::InvalidArgument(
+          "'" + path + "': damaged prepared file: rating " + std::to_string(k) + " names user " +
+          std::to_string(v.user[k]) + " of " + std::to_string(n_users) + ", item " +
+          std::to_string(v.item[k]) + " of " + std::to_string(n_items));
+    }
+    const float r = v.rating[k];
+    if (std::isfinite(r) && r >= read.min_rating && r <= read.max_rating) continue;
+    if (!read.skip_bad_lines) {
+      return Status::InvalidArgument("'" + path + "': rating " + std::to_string(k) + " is " +
+                                     FormatDouble(r) + ", outside --y-range [" +
+                                     FormatDouble(read.min_rating) + ", " +
+                                     FormatDouble(read.max_rating) + "] (or use --skip-bad-lines)");
+    }
+    if (keep.empty()) keep.assign(v.n, 1);
+    keep[k] = 0;
+  }
+  prepared->ReleasePages();
+  if (keep.empty()) {
+    *view = v;
+    return Status::OK();
+  }
+  // Rare: a copy without the bad ratings, as the text reader would have read it.
+  *parsed = Ratings();
+  parsed->user_names = *v.user_names;
+  parsed->item_names = *v.item_names;
+  for (size_t k = 0; k < v.n; ++k) {
+    if (!keep[k]) {
+      ++*skipped;
+      continue;
+    }
+    parsed->user.push_back(v.user[k]);
+    parsed->item.push_back(v.item[k]);
+    parsed->rating.push_back(v.rating[k]);
+  }
+  if (parsed->size() == 0) {
+    return Status::InvalidArgument("'" + path + "': no ratings inside --y-range");
+  }
+  *view = ViewOf(*parsed);
+  return Status::OK();
+}
+
+}  // namespace
+
 Status BuildDataset(const DataOptions& options, Dataset* out) {
   *out = Dataset();
   if (!(options.valid_pct >= 0.0 && options.valid_pct < 1.0)) {
@@ -87,29 +156,37 @@ Status BuildDataset(const DataOptions& options, Dataset* out) {
   }
   if (options.data.empty()) return Status::InvalidArgument("--data is required");
 
-  Ratings all;
-  CFPS_RETURN_IF_ERROR(ReadRatings(options.data, options.read, &all));
-  out->skipped_lines = all.skipped_lines;
-  const size_t n = all.size();
+  Ratings all_parsed;
+  PreparedRatings all_prepared;
+  RatingsView all;
+  CFPS_RETURN_IF_ERROR(LoadRatings(options.data, options.read, &all_parsed, &all_prepared, &all,
+                                   &out->skipped_lines));
+  const size_t n = all.n;
 
   if (!options.valid_data.empty()) {
-    Ratings valid;
-    CFPS_RETURN_IF_ERROR(ReadRatings(options.valid_data, options.read, &valid));
-    out->skipped_lines += valid.skipped_lines;
+    Ratings valid_parsed;
+    PreparedRatings valid_prepared;
+    RatingsView valid;
+    int64_t skipped = 0;
+    CFPS_RETURN_IF_ERROR(LoadRatings(options.valid_data, options.read, &valid_parsed,
+                                     &valid_prepared, &valid, &skipped));
+    out->skipped_lines += skipped;
 
     std::vector<int32_t> user_rows, item_rows;
-    out->users = BuildUsedVocab(all.user_names, all.user, nullptr, &user_rows);
-    out->items = BuildUsedVocab(all.item_names, all.item, nullptr, &item_rows);
-    Reserve(n, &out->train);
+    out->users = BuildUsedVocab(*all.user_names, all.user, n, nullptr, &user_rows);
+    out->items = BuildUsedVocab(*all.item_names, all.item, n, nullptr, &item_rows);
+    out->train.reserve(n);
     for (size_t k = 0; k < n; ++k) Append(all, k, user_rows, item_rows, &out->train);
-    all = Ratings();  // free the raw arrays before the second mapping
+    all_prepared.ReleasePages();
+    all_parsed = Ratings();  // free the raw arrays before the second mapping
 
-    std::vector<int32_t> valid_user_rows = MapNames(valid.user_names, out->users);
-    std::vector<int32_t> valid_item_rows = MapNames(valid.item_names, out->items);
-    Reserve(valid.size(), &out->valid);
-    for (size_t k = 0; k < valid.size(); ++k) {
+    std::vector<int32_t> valid_user_rows = MapNames(*valid.user_names, out->users);
+    std::vector<int32_t> valid_item_rows = MapNames(*valid.item_names, out->items);
+    out->valid.reserve(valid.n);
+    for (size_t k = 0; k < valid.n; ++k) {
       if (!Append(valid, k, valid_user_rows, valid_item_rows, &out->valid)) ++out->valid_unknown;
     }
+    valid_prepared.ReleasePages();
     return Status::OK();
   }
 
@@ -125,22 +202,50 @@ Status BuildDataset(const DataOptions& options, Dataset* out) {
   std::vector<uint8_t> in_train(n, 1);
   {
     std::vector<uint32_t> perm;
-    TorchRandperm(static_cast<int64_t>(n), options.seed, &perm);
+    // Only the first n_valid entries are needed, and they are final after n_valid swaps.
+    TorchRandperm(static_cast<int64_t>(n), options.seed, &perm, static_cast<int64_t>(n_valid));
     for (size_t k = 0; k < n_valid; ++k) in_train[perm[k]] = 0;
   }
 
+  // The two vocabularies on two threads, then the two halves of the ratings on two threads (each
+  // half knows where its ratings go from the count of training ratings before it): the same
+  // arrays as one pass in order.
   std::vector<int32_t> user_rows, item_rows;
-  out->users = BuildUsedVocab(all.user_names, all.user, &in_train, &user_rows);
-  out->items = BuildUsedVocab(all.item_names, all.item, &in_train, &item_rows);
-  Reserve(n - n_valid, &out->train);
-  Reserve(n_valid, &out->valid);
-  for (size_t k = 0; k < n; ++k) {
-    if (in_train[k]) {
-      Append(all, k, user_rows, item_rows, &out->train);
-    } else {
-      if (!Append(all, k, user_rows, item_rows, &out->valid)) ++out->valid_unknown;
-    }
+  {
+    std::thread items(
+        [&] { out->items = BuildUsedVocab(*all.item_names, all.item, n, &in_train, &item_rows); });
+    out->users = BuildUsedVocab(*all.user_names, all.user, n, &in_train, &user_rows);
+    items.join();
   }
+  all_prepared.ReleasePages();
+  out->train.resize(n - n_valid);
+  out->valid.resize(n_valid);
+  const size_t half = n / 2;
+  size_t train_before_half = 0;
+  for (size_t k = 0; k < half; ++k) train_before_half += in_train[k];
+  int64_t unknown[2] = {0, 0};
+  auto fill = [&](int part) {
+    const size_t begin = part == 0 ? 0 : half, end = part == 0 ? half : n;
+    size_t t = part == 0 ? 0 : train_before_half;
+    size_t v = part == 0 ? 0 : half - train_before_half;
+    for (size_t k = begin; k < end; ++k) {
+      const int32_t user = user_rows[static_cast<size_t>(all.user[k])];
+      const int32_t item = item_rows[static_cast<size_t>(all.item[k])];
+      if (in_train[k]) {
+        out->train.set(t++, user, item, all.rating[k]);
+      } else {
+        out->valid.set(v++, user, item, all.rating[k]);
+        if (user < 0 || item < 0) ++unknown[part];
+      }
+    }
+  };
+  {
+    std::thread second([&] { fill(1); });
+    fill(0);
+    second.join();
+  }
+  out->valid_unknown = unknown[0] + unknown[1];
+  all_prepared.ReleasePages();
   return Status::OK();
 }
 

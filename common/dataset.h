@@ -33,7 +33,9 @@ class RatingArrays {
   size_t size() const { return r_.size(); }
   bool empty() const { return r_.empty(); }
   void reserve(size_t n);  // with huge pages for large arrays (random access)
+  void resize(size_t n);   // likewise
   void push_back(int32_t user, int32_t item, float rating) { r_.push_back({user, item, rating}); }
+  void set(size_t k, int32_t user, int32_t item, float rating) { r_[k] = {user, item, rating}; }
   int32_t user(size_t k) const { return r_[k].user; }
   int32_t item(size_t k) const { return r_[k].item; }
   float rating(size_t k) const { return r_[k].rating; }

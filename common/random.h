@@ -80,14 +80,36 @@ void Shuffle(T* data, int64_t n, Rng* rng) {
 // over a 32-bit Mersenne Twister: for i in 0..n-2, swap r[i] with r[i + mt() % (n - i)]). cfps's
 // random split uses it so that --seed S holds out exactly the ratings fastai's
 // RandomSplitter(valid_pct, seed=S) holds out. Checked against PyTorch 1.13 in the tests.
+// With prefix = k < n, only the first k swaps are made: out[0..k) is then already final (a swap
+// at step i never touches positions below i), the rest is not a permutation prefix of anything.
 template <typename T>
-void TorchRandperm(int64_t n, uint64_t seed, std::vector<T>* out) {
+void TorchRandperm(int64_t n, uint64_t seed, std::vector<T>* out, int64_t prefix = -1) {
   std::mt19937 mt(static_cast<uint32_t>(seed));
   out->resize(static_cast<size_t>(n));
-  for (int64_t i = 0; i < n; ++i) (*out)[static_cast<size_t>(i)] = static_cast<T>(i);
-  for (int64_t i = 0; i + 1 < n; ++i) {
-    const int64_t z = static_cast<int64_t>(mt() % static_cast<uint64_t>(n - i));
-    std::swap((*out)[static_cast<size_t>(i)], (*out)[static_cast<size_t>(i + z)]);
+  T* p = out->data();
+  for (int64_t i = 0; i < n; ++i) p[i] = static_cast<T>(i);
+  // The swap targets are random over the whole array: draw them kAhead swaps early and prefetch,
+  // or every swap waits for DRAM (25M ratings: 1.7 s -> a fraction). Same draws, same order.
+  constexpr int64_t kAhead = 32;
+  int64_t ring[kAhead];
+  auto draw = [&](int64_t i) {
+    // mt() < 2^32 and n - i < 2^32 (n is bounded by the callers), so the 32-bit remainder
+    // (half the latency of a 64-bit one) is the same number.
+    return static_cast<int64_t>(static_cast<uint32_t>(mt()) % static_cast<uint32_t>(n - i));
+  };
+  const int64_t swaps = prefix >= 0 && prefix < n - 1 ? prefix : n - 1;
+  for (int64_t i = 0; i < swaps && i < kAhead; ++i) {
+    ring[i] = draw(i);
+    __builtin_prefetch(p + i + ring[i], 1);
+  }
+  for (int64_t i = 0; i < swaps; ++i) {
+    const int64_t z = ring[i % kAhead];
+    const int64_t next = i + kAhead;
+    if (next < swaps) {
+      ring[next % kAhead] = draw(next);
+      __builtin_prefetch(p + next + ring[next % kAhead], 1);
+    }
+    std::swap(p[i], p[i + z]);
   }
 }
 

@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "common/file_util.h"
+#include "common/prepared.h"
 #include "common/random.h"
 
 namespace cfps {
@@ -427,8 +428,48 @@ Status GenerateSynthetic(const GenOptions& options, SyntheticRatings* out) {
   return Status::OK();
 }
 
+namespace {
+
+bool EndsWith(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+// The prepared form of the very file GenerateRatings would write as text: names are the 1-based
+// ids as text, interned in first-appearance order (what cfps prepare makes of the text file).
+Status GeneratePrepared(const GenOptions& options, const std::string& out_path) {
+  SyntheticRatings syn;
+  CFPS_RETURN_IF_ERROR(GenerateSynthetic(options, &syn));
+  Ratings r;
+  std::vector<int32_t> user_index(static_cast<size_t>(options.users), -1);
+  std::vector<int32_t> item_index(static_cast<size_t>(options.items), -1);
+  r.user.resize(syn.size());
+  r.item.resize(syn.size());
+  r.rating.resize(syn.size());
+  for (size_t k = 0; k < syn.size(); ++k) {
+    int32_t& u = user_index[static_cast<size_t>(syn.user[k])];
+    if (u < 0) {
+      u = static_cast<int32_t>(r.user_names.size());
+      r.user_names.push_back(std::to_string(int64_t{syn.user[k]} + 1));
+    }
+    int32_t& i = item_index[static_cast<size_t>(syn.item[k])];
+    if (i < 0) {
+      i = static_cast<int32_t>(r.item_names.size());
+      r.item_names.push_back(std::to_string(int64_t{syn.item[k]} + 1));
+    }
+    r.user[k] = u;
+    r.item[k] = i;
+    r.rating[k] = static_cast<float>(syn.rating[k]);
+  }
+  syn = SyntheticRatings();
+  return WritePrepared(ViewOf(r), out_path);
+}
+
+}  // namespace
+
 Status GenerateRatings(const GenOptions& options, const std::string& out_path) {
   CFPS_RETURN_IF_ERROR(ValidateGenOptions(options));
+  if (EndsWith(out_path, kPreparedExtension)) return GeneratePrepared(options, out_path);
   std::vector<uint64_t> pairs;
   CFPS_RETURN_IF_ERROR(SamplePairs(options, &pairs));
   const PlantedModel model(options);

@@ -11,5 +11,6 @@ int RunRecommend(int argc, const char* const* argv);  // launch/recommend_comman
 int RunPlot(int argc, const char* const* argv);       // launch/plot_command.cc
 int RunInspect(int argc, const char* const* argv);    // launch/checkpoint_commands.cc
 int RunExport(int argc, const char* const* argv);     // launch/checkpoint_commands.cc
+int RunPrepare(int argc, const char* const* argv);    // launch/prepare_command.cc
 
 }  // namespace cfps

@@ -24,6 +24,7 @@ int main(int argc, char** argv) {
   if (command == "plot") return cfps::RunPlot(sub_argc, sub_argv);
   if (command == "inspect") return cfps::RunInspect(sub_argc, sub_argv);
   if (command == "export") return cfps::RunExport(sub_argc, sub_argv);
+  if (command == "prepare") return cfps::RunPrepare(sub_argc, sub_argv);
   if (command == "train") {
     // Open MPI's shared-memory transport sends messages over 4 KB with a rendezvous that stalls
     // until the receiver next enters MPI; a step's rows (about 26 KB at batch 64, k=50) then wait

@@ -232,7 +232,9 @@ Status ParseGenOptions(int argc, const char* const* argv, GenOptions* gen, std::
       ("factors", po::value(&g.factors)->default_value(16), "rank of the planted model")
       ("noise", po::value(&g.noise)->default_value(0.5, "0.5"), "std of the Gaussian rating noise")
       ("seed", po::value(&g.seed)->default_value(42), "seed")
-      ("out", po::value(&out), "output file (written atomically)")
+      ("out", po::value(&out),
+       "output file (written atomically): u.data-like text, or the prepared binary form when "
+       "it ends in .cfpsr")
       ("help,h", "show this help");
   po::variables_map vm;
   CFPS_RETURN_IF_ERROR(Parse(argc, argv, desc, "", &vm));
@@ -260,7 +262,8 @@ std::string MainUsage() {
          "commands:\n"
          "  train   train on a ratings file; under mpirun, ranks 0..S-1 serve shards (--ps S)\n"
          "          and the others train\n"
-         "  gen     write a synthetic MovieLens-shaped ratings file\n"
+         "  gen     write a synthetic MovieLens-shaped ratings file (text, or binary as .cfpsr)\n"
+         "  prepare parse a ratings file once into the binary form train maps (FILE.cfpsr)\n"
          "  inspect CKPT  print a checkpoint's MANIFEST and verify every checksum\n"
          "  export  write a checkpoint's model as NumPy files (--checkpoint CKPT --out DIR)\n"
          "  recommend  top-N items for a user, most similar items, item biases (from --export)\n"

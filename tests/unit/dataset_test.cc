@@ -273,5 +273,17 @@ TEST(TorchRandpermTest, MatchesPyTorch) {
   EXPECT_EQ(small, (std::vector<int>{2, 6, 1, 8, 4, 5, 0, 9, 3, 7}));
 }
 
+// The first k entries after k swaps are those of the whole permutation (the split needs no more).
+TEST(TorchRandpermTest, PrefixEqualsTheWholePermutationsPrefix) {
+  for (int64_t n : {1, 2, 7, 1000, 12345}) {
+    std::vector<uint32_t> whole, part;
+    TorchRandperm(n, 3, &whole);
+    for (int64_t k : {int64_t{0}, int64_t{1}, n / 5, n - 1, n}) {
+      TorchRandperm(n, 3, &part, k);
+      for (int64_t j = 0; j < k; ++j) ASSERT_EQ(part[j], whole[j]) << n << " " << k << " " << j;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace cfps

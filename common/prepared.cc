@@ -1,0 +1,210 @@
+#include "common/prepared.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+
+#include "common/file_util.h"
+
+namespace cfps {
+
+namespace {
+
+constexpr char kMagic[8] = {'C', 'F', 'P', 'S', 'R', 'A', 'T', 'E'};
+constexpr size_t kHeaderBytes = 64;
+constexpr size_t kAlign = 64;
+
+uint32_t Crc(const void* data, size_t n) {
+  uLong crc = crc32(0L, Z_NULL, 0);
+  const Bytef* p = static_cast<const Bytef*>(data);
+  while (n > 0) {
+    const uInt chunk = static_cast<uInt>(std::min<size_t>(n, size_t{1} << 30));
+    crc = crc32(crc, p, chunk);
+    p += chunk;
+    n -= chunk;
+  }
+  return static_cast<uint32_t>(crc);
+}
+
+template <typename T>
+void Put(char* h, size_t offset, T v) {
+  std::memcpy(h + offset, &v, sizeof(T));
+}
+template <typename T>
+T Get(const char* h, size_t offset) {
+  T v;
+  std::memcpy(&v, h + offset, sizeof(T));
+  return v;
+}
+
+size_t RoundUp(size_t n) { return (n + kAlign - 1) / kAlign * kAlign; }
+
+void AppendNames(const std::vector<std::string>& names, std::string* out) {
+  for (const std::string& s : names) {
+    const uint32_t len = static_cast<uint32_t>(s.size());
+    out->append(reinterpret_cast<const char*>(&len), sizeof(len));
+    out->append(s);
+  }
+}
+
+// Reads `count` names from [*p, end); false when the section ends early.
+bool ReadNames(const char** p, const char* end, uint64_t count, std::vector<std::string>* out) {
+  out->clear();
+  out->reserve(static_cast<size_t>(std::min<uint64_t>(count, 1u << 24)));
+  for (uint64_t k = 0; k < count; ++k) {
+    if (end - *p < 4) return false;
+    const uint32_t len = Get<uint32_t>(*p, 0);
+    *p += 4;
+    if (static_cast<uint64_t>(end - *p) < len) return false;
+    out->emplace_back(*p, len);
+    *p += len;
+  }
+  return true;
+}
+
+}  // namespace
+
+RatingsView ViewOf(const Ratings& r) {
+  RatingsView v;
+  v.user_names = &r.user_names;
+  v.item_names = &r.item_names;
+  v.user = r.user.data();
+  v.item = r.item.data();
+  v.rating = r.rating.data();
+  v.n = r.size();
+  return v;
+}
+
+bool IsPreparedFile(const std::string& path) {
+  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  char head[sizeof(kMagic)];
+  const ssize_t got = pread(fd, head, sizeof(head), 0);
+  close(fd);
+  return got == static_cast<ssize_t>(sizeof(head)) &&
+         std::memcmp(head, kMagic, sizeof(kMagic)) == 0;
+}
+
+Status WritePrepared(const RatingsView& r, const std::string& path) {
+  std::string names;
+  AppendNames(*r.user_names, &names);
+  AppendNames(*r.item_names, &names);
+  const size_t arrays_offset = RoundUp(kHeaderBytes + names.size());
+  const size_t array_bytes = r.n * (2 * sizeof(int32_t) + sizeof(float));
+  char h[kHeaderBytes] = {};
+  std::memcpy(h, kMagic, sizeof(kMagic));
+  Put<uint32_t>(h, 8, kPreparedVersion);
+  Put<uint64_t>(h, 16, r.n);
+  Put<uint64_t>(h, 24, r.user_names->size());
+  Put<uint64_t>(h, 32, r.item_names->size());
+  Put<uint64_t>(h, 40, names.size());
+  Put<uint32_t>(h, 48, Crc(names.data(), names.size()));
+  Put<uint64_t>(h, 56, arrays_offset + array_bytes);
+  Put<uint32_t>(h, 12, Crc(h, kHeaderBytes));
+
+  const std::string context = "cannot write '" + path + "'";
+  AtomicFileWriter file;
+  CFPS_RETURN_IF_ERROR(file.Open(path).WithContext(context));
+  CFPS_RETURN_IF_ERROR(file.Append(h, kHeaderBytes).WithContext(context));
+  names.resize(arrays_offset - kHeaderBytes, '\0');
+  CFPS_RETURN_IF_ERROR(file.Append(names.data(), names.size()).WithContext(context));
+  CFPS_RETURN_IF_ERROR(file.Append(r.user, r.n * sizeof(int32_t)).WithContext(context));
+  CFPS_RETURN_IF_ERROR(file.Append(r.item, r.n * sizeof(int32_t)).WithContext(context));
+  CFPS_RETURN_IF_ERROR(file.Append(r.rating, r.n * sizeof(float)).WithContext(context));
+  return file.Commit().WithContext(context);
+}
+
+PreparedRatings::~PreparedRatings() {
+  if (map_ != nullptr) munmap(map_, map_bytes_);
+}
+
+Status PreparedRatings::Open(const std::string& path) {
+  path_ = path;
+  auto bad = [&](const std::string& what) {
+    return Status::InvalidArgument("'" + path + "': " + what);
+  };
+  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Status::IOError("cannot open '" + path + "': " + std::strerror(errno));
+  struct stat st;
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    close(fd);
+    return bad("not a regular file");
+  }
+  const size_t size = static_cast<size_t>(st.st_size);
+  if (size < kHeaderBytes) {
+    close(fd);
+    return bad("truncated prepared ratings file (" + std::to_string(size) +
+               " bytes, shorter than its 64-byte header)");
+  }
+  void* map = mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+  const int map_errno = errno;
+  close(fd);
+  if (map == MAP_FAILED)
+    return Status::IOError("cannot map '" + path + "': " + std::strerror(map_errno));
+  map_ = map;
+  map_bytes_ = size;
+  const char* h = static_cast<const char*>(map);
+  if (std::memcmp(h, kMagic, sizeof(kMagic)) != 0) return bad("not a prepared ratings file");
+  const uint32_t version = Get<uint32_t>(h, 8);
+  if (version != kPreparedVersion) {
+    return bad("prepared by another version of cfps (format " + std::to_string(version) +
+               ", this cfps reads " + std::to_string(kPreparedVersion) +
+               "): run cfps prepare on the text file again");
+  }
+  char copy[kHeaderBytes];
+  std::memcpy(copy, h, kHeaderBytes);
+  Put<uint32_t>(copy, 12, 0);
+  if (Crc(copy, kHeaderBytes) != Get<uint32_t>(h, 12))
+    return bad("damaged header (checksum mismatch)");
+  const uint64_t n = Get<uint64_t>(h, 16);
+  const uint64_t n_users = Get<uint64_t>(h, 24), n_items = Get<uint64_t>(h, 32);
+  const uint64_t names_bytes = Get<uint64_t>(h, 40);
+  const uint64_t file_size = Get<uint64_t>(h, 56);
+  if (file_size != size) {
+    return bad(std::string(size < file_size ? "truncated" : "extended") +
+               " prepared ratings file (" + std::to_string(size) + " bytes, its header says " +
+               std::to_string(file_size) + ")");
+  }
+  if (n > (uint64_t{1} << 32) || n_users > n || n_items > n || names_bytes > size) {
+    return bad("damaged header (impossible counts)");
+  }
+  const size_t arrays_offset = RoundUp(kHeaderBytes + names_bytes);
+  if (arrays_offset + n * 12 != size) return bad("damaged header (sizes do not add up)");
+  const char* names = h + kHeaderBytes;
+  if (Crc(names, names_bytes) != Get<uint32_t>(h, 48))
+    return bad("damaged names (checksum mismatch)");
+  const char* p = names;
+  const char* end = names + names_bytes;
+  if (!ReadNames(&p, end, n_users, &user_names_) || !ReadNames(&p, end, n_items, &item_names_) ||
+      p != end) {
+    return bad("damaged names section");
+  }
+  arrays_offset_ = arrays_offset;
+  n_ = static_cast<size_t>(n);
+  return Status::OK();
+}
+
+RatingsView PreparedRatings::view() const {
+  RatingsView v;
+  v.user_names = &user_names_;
+  v.item_names = &item_names_;
+  const char* base = static_cast<const char*>(map_) + arrays_offset_;
+  v.user = reinterpret_cast<const int32_t*>(base);
+  v.item = reinterpret_cast<const int32_t*>(base + n_ * sizeof(int32_t));
+  v.rating = reinterpret_cast<const float*>(base + 2 * n_ * sizeof(int32_t));
+  v.n = n_;
+  return v;
+}
+
+void PreparedRatings::ReleasePages() const {
+  if (map_ != nullptr) (void)madvise(map_, map_bytes_, MADV_DONTNEED);
+}
+
+}  // namespace cfps
