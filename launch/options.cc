@@ -95,6 +95,7 @@ Status ParseYRange(const std::vector<std::string>& tokens, double* lo, double* h
 Status ParseTrainOptions(int argc, const char* const* argv, TrainOptions* out, std::string* help) {
   TrainOptions o;
   std::string format = "auto", optimizer = "adam", schedule = "one-cycle", config;
+  std::string progress = "auto";
   std::vector<std::string> y_range;
   uint64_t seed = 42;
   bool skip_bad = false;
@@ -148,6 +149,12 @@ Status ParseTrainOptions(int argc, const char* const* argv, TrainOptions* out, s
       ("timeout", po::value(&o.timeout)->default_value(300),
        "seconds a rank may wait for the others (a step, a checkpoint, start-up) before the job "
        "is aborted with a message naming the ranks that did not arrive; 0: wait forever")
+      ("progress", po::value(&progress)->default_value("auto"),
+       "auto|bar|lines|none: progress of each epoch on stderr (rank 0). bar: one line redrawn "
+       "in place; lines: a line at every 10% of the epoch; auto: bar on a terminal, else lines "
+       "for epochs of 5 s or more. The loss shown is the training MSE so far in the epoch, "
+       "summed over the workers when the ranks check for stop requests (every 16 steps): no "
+       "extra communication")
       ("config", po::value(&config), "read options from an INI file (command line wins)")
       ("help,h", "show this help");
   po::options_description all(100);
@@ -193,8 +200,11 @@ Status ParseTrainOptions(int argc, const char* const* argv, TrainOptions* out, s
     return Status::InvalidArgument("--valid-data and --valid-pct exclude each other");
   }
   if (!(o.data.valid_pct >= 0 && o.data.valid_pct < 1)) {
-    return Status::InvalidArgument("--valid-pct must be in [0, 1)");
+    std::ostringstream os;
+    os << "--valid-pct must be in [0, 1) (a fraction: 0.2 holds out 20%), got " << o.data.valid_pct;
+    return Status::InvalidArgument(os.str());
   }
+  CFPS_RETURN_IF_ERROR(ParseProgressMode(progress, &o.progress));
   if (o.ps < 0) return Status::InvalidArgument("--ps must be >= 0");
   if (!(o.timeout >= 0) || !std::isfinite(o.timeout)) {
     return Status::InvalidArgument("--timeout must be a number of seconds >= 0");
