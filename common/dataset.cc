@@ -59,6 +59,14 @@ void Reserve(size_t n, RatingArrays* a) {
   a->rating.reserve(n);
 }
 
+// ReadRatings, with the option that named the file in front of errors that name no line (a
+// missing file, a directory): "--data: cannot open 'x': No such file or directory".
+Status ReadNamed(const char* option, const std::string& path, const ReadOptions& read,
+                 Ratings* out) {
+  Status s = ReadRatings(path, read, out);
+  return s.code() == Status::Code::kIOError ? s.WithContext(option) : s;
+}
+
 }  // namespace
 
 Status BuildDataset(const DataOptions& options, Dataset* out) {
@@ -70,13 +78,13 @@ Status BuildDataset(const DataOptions& options, Dataset* out) {
   if (options.data.empty()) return Status::InvalidArgument("--data is required");
 
   Ratings all;
-  CFPS_RETURN_IF_ERROR(ReadRatings(options.data, options.read, &all));
+  CFPS_RETURN_IF_ERROR(ReadNamed("--data", options.data, options.read, &all));
   out->skipped_lines = all.skipped_lines;
   const size_t n = all.size();
 
   if (!options.valid_data.empty()) {
     Ratings valid;
-    CFPS_RETURN_IF_ERROR(ReadRatings(options.valid_data, options.read, &valid));
+    CFPS_RETURN_IF_ERROR(ReadNamed("--valid-data", options.valid_data, options.read, &valid));
     out->skipped_lines += valid.skipped_lines;
 
     std::vector<int32_t> user_rows, item_rows;
