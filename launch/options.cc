@@ -14,6 +14,46 @@ namespace cfps {
 
 namespace {
 
+// "the argument 'ten' for option '--factors' is invalid: it takes an integer". Boost's own text
+// names neither the value nor the type (and what() cannot be called, see DescribeOptionError),
+// so the value is found again on the command line and the type in `desc`.
+std::string DescribeInvalidValue(const po::invalid_option_value& e, int argc,
+                                 const char* const* argv, const po::options_description& desc) {
+  const std::string name = e.get_option_name();  // "--factors"
+  std::string value;
+  bool found = false;
+  for (int k = 1; k < argc && !found; ++k) {
+    const std::string arg = argv[k];
+    if (arg == name && k + 1 < argc) {
+      value = argv[k + 1];
+      found = true;
+    } else if (arg.compare(0, name.size() + 1, name + "=") == 0) {
+      value = arg.substr(name.size() + 1);
+      found = true;
+    }
+  }
+  std::string type;
+  if (name.size() > 2) {
+    const po::option_description* d = desc.find_nothrow(name.substr(2), false);
+    const po::value_semantic* v = d ? d->semantic().get() : nullptr;
+    if (dynamic_cast<const po::typed_value<int>*>(v) ||
+        dynamic_cast<const po::typed_value<int64_t>*>(v)) {
+      type = "an integer";
+    } else if (dynamic_cast<const po::typed_value<uint64_t>*>(v)) {
+      type = "an integer >= 0";
+    } else if (dynamic_cast<const po::typed_value<double>*>(v)) {
+      type = "a number";
+    }
+  }
+  std::string out = DescribeOptionError(e);  // "the argument for option '--x' is invalid"
+  if (found) {
+    // Our own text, never given to Boost: a '%' in the value is harmless here.
+    out = "the argument '" + value + "' for option '" + name + "' is invalid";
+  }
+  if (!type.empty()) out += ": it takes " + type;
+  return out;
+}
+
 // Runs the parser; turns Boost's exceptions into one-line errors.
 Status Parse(int argc, const char* const* argv, const po::options_description& desc,
              const std::string& config_option, po::variables_map* vm) {
@@ -30,6 +70,8 @@ Status Parse(int argc, const char* const* argv, const po::options_description& d
       }
     }
     po::notify(*vm);
+  } catch (const po::invalid_option_value& e) {
+    return Status::InvalidArgument(DescribeInvalidValue(e, argc, argv, desc));
   } catch (const po::error& e) {
     return Status::InvalidArgument(DescribeOptionError(e));
   }
@@ -205,7 +247,7 @@ Status ParseTrainOptions(int argc, const char* const* argv, TrainOptions* out, s
     return Status::InvalidArgument(os.str());
   }
   CFPS_RETURN_IF_ERROR(ParseProgressMode(progress, &o.progress));
-  if (o.ps < 0) return Status::InvalidArgument("--ps must be >= 0");
+  if (o.ps < 0) return Status::InvalidArgument("--ps must be >= 0, got " + std::to_string(o.ps));
   if (!(o.timeout >= 0) || !std::isfinite(o.timeout)) {
     return Status::InvalidArgument("--timeout must be a number of seconds >= 0");
   }

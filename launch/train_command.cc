@@ -176,6 +176,15 @@ int RunTrain(int argc, const char* const* argv) {
         data.train.size(), data.valid.size(), static_cast<long long>(data.valid_unknown),
         static_cast<long long>(data.users.size()), static_cast<long long>(data.items.size()),
         load_seconds);
+    if (data.valid.size() == 0) {
+      std::fflush(stdout);
+      char pct[32];
+      std::snprintf(pct, sizeof(pct), "%g", opt.data.valid_pct);
+      LogWarning("no validation ratings (--valid-pct " + std::string(pct) + " of " +
+                 std::to_string(data.train.size()) +
+                 " ratings holds out none): valid_loss and valid_rmse will show 0; hold some out "
+                 "with --valid-pct or --valid-data");
+    }
     if (data.skipped_lines) {
       std::printf("cfps: skipped %lld bad lines (--skip-bad-lines)\n",
                   static_cast<long long>(data.skipped_lines));
@@ -207,6 +216,10 @@ int RunTrain(int argc, const char* const* argv) {
                                       "cfps: resume from another of its step directories, "
                                       "--resume DIR/step-N, or train without --resume)"
                      : r.ToString());
+      }
+      if (metrics) {  // nothing was trained: leave no metrics file behind
+        std::fclose(metrics);
+        std::remove(opt.metrics_out.c_str());
       }
       return 1;
     }
