@@ -86,19 +86,31 @@ std::vector<float> RatingArrays::ratings() const {
 
 namespace {
 
+// ReadRatings, with the option that named the file in front of errors that name no line (a
+// missing file, a directory): "--data: cannot open 'x': No such file or directory".
+Status ReadNamed(const char* option, const std::string& path, const ReadOptions& read,
+                 Ratings* out) {
+  Status s = ReadRatings(path, read, out);
+  return s.code() == Status::Code::kIOError ? s.WithContext(option) : s;
+}
+
 // Text files are parsed into `parsed`; prepared files are mapped into `prepared` and checked: every
 // id names one of the file's names, every rating is finite and inside [min_rating, max_rating]
 // (with skip_bad_lines, such ratings are dropped into `parsed` instead, and counted).
-Status LoadRatings(const std::string& path, const ReadOptions& read, Ratings* parsed,
-                   PreparedRatings* prepared, RatingsView* view, int64_t* skipped) {
+Status LoadRatings(const char* option, const std::string& path, const ReadOptions& read,
+                   Ratings* parsed, PreparedRatings* prepared, RatingsView* view,
+                   int64_t* skipped) {
   *skipped = 0;
   if (!IsPreparedFile(path)) {
-    CFPS_RETURN_IF_ERROR(ReadRatings(path, read, parsed));
+    CFPS_RETURN_IF_ERROR(ReadNamed(option, path, read, parsed));
     *skipped = parsed->skipped_lines;
     *view = ViewOf(*parsed);
     return Status::OK();
   }
-  CFPS_RETURN_IF_ERROR(prepared->Open(path));
+  {
+    Status s = prepared->Open(path);
+    if (!s.ok()) return s.code() == Status::Code::kIOError ? s.WithContext(option) : s;
+  }
   const RatingsView v = prepared->view();
   const int64_t n_users = static_cast<int64_t>(v.user_names->size());
   const int64_t n_items = static_cast<int64_t>(v.item_names->size());
@@ -159,8 +171,8 @@ Status BuildDataset(const DataOptions& options, Dataset* out) {
   Ratings all_parsed;
   PreparedRatings all_prepared;
   RatingsView all;
-  CFPS_RETURN_IF_ERROR(LoadRatings(options.data, options.read, &all_parsed, &all_prepared, &all,
-                                   &out->skipped_lines));
+  CFPS_RETURN_IF_ERROR(LoadRatings("--data", options.data, options.read, &all_parsed, &all_prepared,
+                                   &all, &out->skipped_lines));
   const size_t n = all.n;
 
   if (!options.valid_data.empty()) {
@@ -168,8 +180,8 @@ Status BuildDataset(const DataOptions& options, Dataset* out) {
     PreparedRatings valid_prepared;
     RatingsView valid;
     int64_t skipped = 0;
-    CFPS_RETURN_IF_ERROR(LoadRatings(options.valid_data, options.read, &valid_parsed,
-                                     &valid_prepared, &valid, &skipped));
+    CFPS_RETURN_IF_ERROR(LoadRatings("--valid-data", options.valid_data, options.read,
+                                     &valid_parsed, &valid_prepared, &valid, &skipped));
     out->skipped_lines += skipped;
 
     std::vector<int32_t> user_rows, item_rows;

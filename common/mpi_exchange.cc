@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "common/log.h"
 #include "common/status.h"
 
 namespace cfps {
@@ -107,7 +108,8 @@ void MpiExchange::CheckTimeout(const PoliteWait& wait, const char* what,
 }
 
 void MpiExchange::TimedOut(double waited, const char* what, const std::vector<int>& missing) {
-  std::string text = "cfps: error: " + RankName(rank_) + " waited " +
+  // The log prefix names this rank and its role ("cfps train[rank 1 worker]: error: ...").
+  std::string text = "waited " +
                      std::to_string(static_cast<int>(waited)) + " s (--timeout " +
                      std::to_string(static_cast<int>(timeout_s_)) + ") in " + what + " at " +
                      (activity_step_ >= 0 ? "step " + std::to_string(activity_step_) + " (" +
@@ -123,9 +125,9 @@ void MpiExchange::TimedOut(double waited, const char* what, const std::vector<in
                                         : std::string(last_heard_[p]));
     }
   }
-  text += ". Aborting the job: a rank is stopped, hung or unreachable.\n";
-  std::fputs(text.c_str(), stderr);
-  std::fflush(stderr);
+  text += ". Aborting the job: a rank is stopped, hung or unreachable (check that process and "
+          "its host; if steps are legitimately this slow, raise --timeout, or 0 to wait forever)";
+  LogError(text);
   MPI_Abort(comm_, 3);
   std::abort();
 }

@@ -86,6 +86,10 @@ class Interner {
     __builtin_prefetch(&slots_[h & mask_]);
   }
 
+  // The first interned id that contains a tab or a line break (-1: none). The vocabulary files
+  // (users.tsv, items.tsv: "row<TAB>raw_id") cannot hold such an id.
+  int32_t bad_index() const { return bad_index_; }
+
   int32_t Intern(std::string_view s) {
     const size_t n = s.size();
     if (n <= 8) {
@@ -133,6 +137,8 @@ class Interner {
     CFPS_CHECK_LT(names_->size(), static_cast<size_t>(std::numeric_limits<int32_t>::max()));
     CFPS_CHECK_LT(s.size(), size_t{std::numeric_limits<uint32_t>::max()});
     const int32_t index = static_cast<int32_t>(names_->size());
+    // Checked once per distinct id, not per line: free on the hot path.
+    if (bad_index_ < 0 && s.find_first_of("\t\r\n") != std::string_view::npos) bad_index_ = index;
     names_->emplace_back(s);
     slot->key = key;
     slot->len = static_cast<uint32_t>(s.size());
@@ -154,6 +160,7 @@ class Interner {
   }
 
   std::vector<std::string>* names_;
+  int32_t bad_index_ = -1;
   std::vector<Slot> slots_;
   uint64_t mask_;
   // The previous short id (len 9 never matches an id of 8 bytes or less).
@@ -349,6 +356,9 @@ class RatingsParser {
           format_ = RatingsFormat::kDat;
         } else if (line.find(',') != std::string_view::npos) {
           format_ = RatingsFormat::kCsv;
+        } else if (line.find(';') != std::string_view::npos &&
+                   line.find_first_of(" \t") == std::string_view::npos) {
+          format_ = RatingsFormat::kCsv;  // a header like userId;movieId;rating
         } else {
           format_ = RatingsFormat::kTsv;
         }
@@ -383,35 +393,57 @@ class RatingsParser {
       error_ = std::string("empty ") + (f[0].empty() ? "user" : "item") + " id: " + Quote(line);
       return Bad(line_no);
     }
-    pending_[num_pending_++] = {f[0], f[1], static_cast<float>(value)};
+    pending_[num_pending_++] = {f[0], f[1], static_cast<float>(value), line_no};
     // Unescaped (quoted) csv fields live in scratch strings that the next line overwrites.
-    if (num_pending_ == kBatch || (format_ == RatingsFormat::kCsv && csv_.used_scratch())) Flush();
+    if (num_pending_ == kBatch || (format_ == RatingsFormat::kCsv && csv_.used_scratch())) {
+      return Flush();
+    }
     return Status::OK();
   }
 
   // Interns and stores the pending ratings. Must run before the bytes they point into change.
   // Batching lets the hash-table slots of a whole batch be fetched at once: with ids in random
   // order (a shuffled 25M file has 162k users) every lookup is otherwise a cache miss in turn.
-  void Flush() {
+  // An id with a tab or a line break is an error (even with skip_bad_lines: it is found once per
+  // distinct id, when it is interned) naming the line of its first occurrence.
+  Status Flush() {
     for (int k = 0; k < num_pending_; ++k) {
       users_.Prefetch(pending_[k].user);
       items_.Prefetch(pending_[k].item);
     }
+    const size_t base = out_->rating.size();
     for (int k = 0; k < num_pending_; ++k) {
       out_->user.push_back(users_.Intern(pending_[k].user));
       out_->item.push_back(items_.Intern(pending_[k].item));
       out_->rating.push_back(pending_[k].rating);
     }
+    const int n = num_pending_;
     num_pending_ = 0;
+    if (users_.bad_index() < 0 && items_.bad_index() < 0) return Status::OK();
+    for (int k = 0; k < n; ++k) {
+      const bool user = out_->user[base + static_cast<size_t>(k)] == users_.bad_index();
+      if (!user && out_->item[base + static_cast<size_t>(k)] != items_.bad_index()) continue;
+      const std::string& id =
+          user ? out_->user_names[static_cast<size_t>(users_.bad_index())]
+               : out_->item_names[static_cast<size_t>(items_.bad_index())];
+      return Status::InvalidArgument(
+          path_ + ":" + std::to_string(pending_[k].line) + ": " + (user ? "user" : "item") +
+          " id " + Quote(id) +
+          " contains a tab or a line break, which the vocabulary files (users.tsv, items.tsv) "
+          "cannot hold: remove it from the id");
+    }
+    return Status::OK();
   }
 
   // Call after the last line.
   Status Finish() {
-    Flush();
+    CFPS_RETURN_IF_ERROR(Flush());
     if (out_->rating.empty()) {
       std::string msg = "'" + path_ + "' contains no ratings";
       if (out_->skipped_lines > 0) {
         msg += " (" + std::to_string(out_->skipped_lines) + " bad lines skipped)";
+      } else {
+        msg += " (it is empty, or has only blank lines or a header): pass a ratings file";
       }
       return Status::InvalidArgument(msg);
     }
@@ -426,7 +458,12 @@ class RatingsParser {
       ++out_->skipped_lines;
       return Status::OK();
     }
-    return Status::InvalidArgument(path_ + ":" + std::to_string(line_no) + ": " + error_);
+    std::string msg = path_ + ":" + std::to_string(line_no) + ": " + error_;
+    msg += options_.skip_option.empty()
+               ? " (fix or delete the line)"
+               : " (fix or delete the line, or pass " + options_.skip_option +
+                     " to skip and count such lines)";
+    return Status::InvalidArgument(msg);
   }
 
   void FieldCountError(size_t want, size_t got, std::string_view line) {
@@ -505,7 +542,9 @@ class RatingsParser {
     auto missing = [&](const char* what, const char* names) {
       return Status::InvalidArgument(path_ + ":" + std::to_string(line_no) +
                                      ": csv header has no " + what + " column (expected one of " +
-                                     names + "): " + Quote(line));
+                                     names + "): " + Quote(line) +
+                                     " (a csv file starts with a header line naming its columns, "
+                                     "e.g. userId,movieId,rating)");
     };
     if (user == SIZE_MAX) return missing("user", "userId, user, user_id");
     if (item == SIZE_MAX) return missing("item", "movieId, itemId, item, item_id, movie_id");
@@ -533,6 +572,7 @@ class RatingsParser {
   struct Pending {
     std::string_view user, item;
     float rating;
+    int64_t line;
   };
   static constexpr int kBatch = 16;
   Pending pending_[kBatch];
@@ -570,6 +610,49 @@ class FdCloser {
   int fd_;
 };
 
+// What the first bytes of a file say about it being a text file of lines: an error for UTF-16/32,
+// binary data, archives and CR-only line endings, which would otherwise fail on a baffling line
+// or, for CR line endings, read as one line (one rating) without any error.
+Status CheckLooksLikeText(const std::string& path, const char* data, size_t n) {
+  auto starts = [&](const char* magic, size_t len) {
+    return n >= len && std::memcmp(data, magic, len) == 0;
+  };
+  const std::string quoted = "'" + path + "'";
+  if (starts("\xFF\xFE", 2) || starts("\xFE\xFF", 2) || starts("\0\0\xFE\xFF", 4)) {
+    const bool utf32 = starts("\xFF\xFE\0\0", 4) || starts("\0\0\xFE\xFF", 4);
+    const char* name = utf32 ? "UTF-32" : "UTF-16";
+    return Status::InvalidArgument(quoted + " is " + name +
+                                   " text (it starts with a byte-order mark); cfps reads UTF-8: "
+                                   "convert it, e.g. iconv -f " + name + " -t UTF-8 " + quoted +
+                                   " > ratings.utf8");
+  }
+  if (starts("\x1F\x8B", 2)) {
+    return Status::InvalidArgument(quoted + " is gzip-compressed: decompress it first (gunzip -k " +
+                                   quoted + ")");
+  }
+  if (starts("PK\x03\x04", 4)) {
+    return Status::InvalidArgument(quoted + " is a zip archive: unzip it and pass the ratings " +
+                                   "file inside (e.g. ml-100k/u.data)");
+  }
+  if (const void* nul = std::memchr(data, '\0', n)) {
+    const size_t offset = static_cast<size_t>(static_cast<const char*>(nul) - data);
+    const int64_t line = std::count(data, data + offset, '\n') + 1;
+    return Status::InvalidArgument(
+        path + ":" + std::to_string(line) + ": a NUL byte (offset " + std::to_string(offset) +
+        "): not a text ratings file (binary data, or UTF-16/32 text without a byte-order mark: "
+        "convert it to UTF-8)");
+  }
+  if (std::memchr(data, '\n', n) == nullptr) {
+    const void* cr = std::memchr(data, '\r', n);
+    if (cr != nullptr && static_cast<const char*>(cr) + 1 < data + n) {
+      return Status::InvalidArgument(quoted + " has CR (classic Mac) line endings and no LF: " +
+                                     "convert them, e.g. tr '\\r' '\\n' < " + quoted +
+                                     " > ratings.lf");
+    }
+  }
+  return Status::OK();
+}
+
 }  // namespace
 
 Status ReadRatings(const std::string& path, const ReadOptions& options, Ratings* out) {
@@ -591,6 +674,7 @@ Status ReadRatings(const std::string& path, const ReadOptions& options, Ratings*
   size_t have = 0;
   int64_t line_no = 0;
   bool eof = false;
+  bool checked_text = false;
   while (!eof) {
     // Fill the buffer (after the unfinished line carried over from the previous chunk).
     while (have < capacity) {
@@ -606,6 +690,10 @@ Status ReadRatings(const std::string& path, const ReadOptions& options, Ratings*
       have += static_cast<size_t>(n);
     }
     const char* data = buf.data();
+    if (!checked_text) {
+      CFPS_RETURN_IF_ERROR(CheckLooksLikeText(path, data, have));
+      checked_text = true;
+    }
     if (line_no == 0 && S_ISREG(st.st_mode)) {
       // Size the arrays once, from the line length of the first chunk: growing them by doubling
       // would copy them and touch twice the memory.
@@ -633,7 +721,7 @@ Status ReadRatings(const std::string& path, const ReadOptions& options, Ratings*
       }
       break;
     }
-    parser.Flush();  // the pending ids point into the bytes about to move
+    CFPS_RETURN_IF_ERROR(parser.Flush());  // the pending ids point into the bytes about to move
     std::memmove(buf.data(), data + pos, have - pos);
     have -= pos;
     if (have == capacity) {  // a line longer than the buffer

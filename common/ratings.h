@@ -31,6 +31,9 @@ struct ReadOptions {
   double max_rating = 5.5;
   // Skip malformed lines and out-of-range ratings, counting them, instead of failing.
   bool skip_bad_lines = false;
+  // The option that skips bad lines, named in the hint of a bad-line error ("" when the caller
+  // has none).
+  std::string skip_option = "--skip-bad-lines";
 };
 
 struct Ratings {
@@ -44,7 +47,12 @@ struct Ratings {
 };
 
 // Reads `path`. A missing file, a directory, an empty file (no ratings), a malformed line or a
-// rating that is not a finite number in range gives an error naming the file (and line).
+// rating that is not a finite number in range gives an error naming the file (and line). So does
+// a file that is not text a reader can split into lines: UTF-16/32 (a byte-order mark, or NUL
+// bytes), binary data (NUL bytes), a gzip or zip archive, or classic-Mac CR line endings (which
+// would otherwise read as one line); these are checked on the first chunk of the file. An id
+// containing a tab or a line break is an error even with skip_bad_lines (the vocabulary files
+// cannot hold it).
 Status ReadRatings(const std::string& path, const ReadOptions& options, Ratings* out);
 
 }  // namespace cfps

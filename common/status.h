@@ -46,11 +46,9 @@ class [[nodiscard]] Status {
 };
 
 namespace internal {
-[[noreturn]] inline void CheckFailed(const char* file, int line, const std::string& what) {
-  std::fprintf(stderr, "cfps: internal error at %s:%d: %s\n", file, line, what.c_str());
-  std::fflush(stderr);
-  std::abort();
-}
+// Prints "<who>: internal error: file:line: what (a bug in cfps ...)" as one line through the log
+// helper (common/log.cc, which knows the rank and role) and aborts the rank.
+[[noreturn]] void CheckFailed(const char* file, int line, const std::string& what);
 template <typename A, typename B>
 std::string CheckOpMessage(const char* expr, const A& a, const B& b) {
   std::ostringstream os;

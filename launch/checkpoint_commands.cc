@@ -6,6 +6,7 @@
 
 #include "common/export.h"
 #include "common/file_util.h"
+#include "common/log.h"
 #include "common/npy.h"
 #include "launch/commands.h"
 #include "launch/options.h"
@@ -24,8 +25,7 @@ bool ParseOrExit(int argc, const char* const* argv, const char* name, const char
     po::store(po::command_line_parser(argc, argv).options(desc).run(), *vm);
     po::notify(*vm);
   } catch (const po::error& e) {
-    std::fprintf(stderr, "cfps %s: error: %s (see cfps %s --help)\n", name,
-                 DescribeOptionError(e).c_str(), name);
+    LogError(DescribeOptionError(e) + " (see cfps " + name + " --help)");
     *exit_code = 2;
     return false;
   }
@@ -42,6 +42,7 @@ bool ParseOrExit(int argc, const char* const* argv, const char* name, const char
 }  // namespace
 
 int RunInspect(int argc, const char* const* argv) {
+  SetLogProgram("cfps inspect");
   std::string path;
   po::options_description desc("Options", 100);
   desc.add_options()("checkpoint", po::value(&path), "checkpoint directory or step directory")(
@@ -53,8 +54,7 @@ int RunInspect(int argc, const char* const* argv) {
     po::store(po::command_line_parser(argc, argv).options(desc).positional(pos).run(), vm);
     po::notify(vm);
   } catch (const po::error& e) {
-    std::fprintf(stderr, "cfps inspect: error: %s (see cfps inspect --help)\n",
-                 DescribeOptionError(e).c_str());
+    LogError(DescribeOptionError(e) + " (see cfps inspect --help)");
     return 2;
   }
   if (vm.count("help")) {
@@ -66,14 +66,14 @@ int RunInspect(int argc, const char* const* argv) {
     return 0;
   }
   if (path.empty()) {
-    std::fprintf(stderr, "cfps inspect: error: name a checkpoint directory (cfps inspect CKPT)\n");
+    LogError("name a checkpoint directory (cfps inspect CKPT)");
     return 2;
   }
   std::string step_dir;
   CheckpointMeta m;
   Status s = OpenCheckpoint(path, &step_dir, &m);
   if (!s.ok()) {
-    std::fprintf(stderr, "cfps inspect: error: %s\n", s.ToString().c_str());
+    LogError(s.ToString());
     return 1;
   }
   std::printf("checkpoint  %s\n", step_dir.c_str());
@@ -98,7 +98,7 @@ int RunInspect(int argc, const char* const* argv) {
     std::printf("  %-28s %12llu bytes  crc32 %08x  %s\n", f.name.c_str(),
                 static_cast<unsigned long long>(f.size), f.crc, v.ok() ? "ok" : "DAMAGED");
     if (!v.ok()) {
-      std::fprintf(stderr, "cfps inspect: error: %s\n", v.ToString().c_str());
+      LogError(v.ToString());
       ++bad;
     }
   }
@@ -111,6 +111,7 @@ int RunInspect(int argc, const char* const* argv) {
 }
 
 int RunExport(int argc, const char* const* argv) {
+  SetLogProgram("cfps export");
   std::string path, out;
   po::options_description desc("Options", 100);
   desc.add_options()("checkpoint", po::value(&path), "checkpoint directory or step directory")(
@@ -125,7 +126,7 @@ int RunExport(int argc, const char* const* argv) {
     return rc;
   }
   if (path.empty() || out.empty()) {
-    std::fprintf(stderr, "cfps export: error: --checkpoint and --out are required\n");
+    LogError("--checkpoint and --out are required (cfps export --checkpoint CKPT --out DIR)");
     return 2;
   }
   std::string step_dir;
@@ -159,7 +160,7 @@ int RunExport(int argc, const char* const* argv) {
     }
   }
   if (!s.ok()) {
-    std::fprintf(stderr, "cfps export: error: %s\n", s.ToString().c_str());
+    LogError(s.ToString());
     return 1;
   }
   std::printf("cfps export: step %lld of %s -> %s (%lld users, %lld items, k=%d)\n",

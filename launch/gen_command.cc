@@ -2,6 +2,7 @@
 #include <cstdio>
 #include <string>
 
+#include "common/log.h"
 #include "common/synthetic.h"
 #include "launch/commands.h"
 #include "launch/options.h"
@@ -11,9 +12,10 @@ namespace cfps {
 int RunGen(int argc, const char* const* argv) {
   GenOptions gen;
   std::string out, help;
+  SetLogProgram("cfps gen");
   Status s = ParseGenOptions(argc, argv, &gen, &out, &help);
   if (!s.ok()) {
-    std::fprintf(stderr, "cfps gen: error: %s\n", s.ToString().c_str());
+    LogError(s.ToString() + " (see cfps gen --help)");
     return 2;
   }
   if (!help.empty()) {
@@ -23,7 +25,7 @@ int RunGen(int argc, const char* const* argv) {
   auto t0 = std::chrono::steady_clock::now();
   s = GenerateRatings(gen, out);
   if (!s.ok()) {
-    std::fprintf(stderr, "cfps gen: error: %s\n", s.ToString().c_str());
+    LogError(s.ToString());
     return 1;
   }
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <string>
 
+#include "common/log.h"
 #include "launch/commands.h"
 #include "launch/options.h"
 
@@ -39,6 +40,6 @@ int main(int argc, char** argv) {
     MPI_Finalize();
     return rc;
   }
-  std::fprintf(stderr, "cfps: unknown command '%s' (try: cfps --help)\n", command.c_str());
+  cfps::LogError("unknown command '" + command + "' (try: cfps --help)");
   return 2;
 }

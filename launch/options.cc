@@ -14,6 +14,46 @@ namespace cfps {
 
 namespace {
 
+// "the argument 'ten' for option '--factors' is invalid: it takes an integer". Boost's own text
+// names neither the value nor the type (and what() cannot be called, see DescribeOptionError),
+// so the value is found again on the command line and the type in `desc`.
+std::string DescribeInvalidValue(const po::invalid_option_value& e, int argc,
+                                 const char* const* argv, const po::options_description& desc) {
+  const std::string name = e.get_option_name();  // "--factors"
+  std::string value;
+  bool found = false;
+  for (int k = 1; k < argc && !found; ++k) {
+    const std::string arg = argv[k];
+    if (arg == name && k + 1 < argc) {
+      value = argv[k + 1];
+      found = true;
+    } else if (arg.compare(0, name.size() + 1, name + "=") == 0) {
+      value = arg.substr(name.size() + 1);
+      found = true;
+    }
+  }
+  std::string type;
+  if (name.size() > 2) {
+    const po::option_description* d = desc.find_nothrow(name.substr(2), false);
+    const po::value_semantic* v = d ? d->semantic().get() : nullptr;
+    if (dynamic_cast<const po::typed_value<int>*>(v) ||
+        dynamic_cast<const po::typed_value<int64_t>*>(v)) {
+      type = "an integer";
+    } else if (dynamic_cast<const po::typed_value<uint64_t>*>(v)) {
+      type = "an integer >= 0";
+    } else if (dynamic_cast<const po::typed_value<double>*>(v)) {
+      type = "a number";
+    }
+  }
+  std::string out = DescribeOptionError(e);  // "the argument for option '--x' is invalid"
+  if (found) {
+    // Our own text, never given to Boost: a '%' in the value is harmless here.
+    out = "the argument '" + value + "' for option '" + name + "' is invalid";
+  }
+  if (!type.empty()) out += ": it takes " + type;
+  return out;
+}
+
 // Runs the parser; turns Boost's exceptions into one-line errors.
 Status Parse(int argc, const char* const* argv, const po::options_description& desc,
              const std::string& config_option, po::variables_map* vm) {
@@ -30,6 +70,8 @@ Status Parse(int argc, const char* const* argv, const po::options_description& d
       }
     }
     po::notify(*vm);
+  } catch (const po::invalid_option_value& e) {
+    return Status::InvalidArgument(DescribeInvalidValue(e, argc, argv, desc));
   } catch (const po::error& e) {
     return Status::InvalidArgument(DescribeOptionError(e));
   }
@@ -95,6 +137,7 @@ Status ParseYRange(const std::vector<std::string>& tokens, double* lo, double* h
 Status ParseTrainOptions(int argc, const char* const* argv, TrainOptions* out, std::string* help) {
   TrainOptions o;
   std::string format = "auto", optimizer = "adam", schedule = "one-cycle", config;
+  std::string progress = "auto";
   std::vector<std::string> y_range;
   uint64_t seed = 42;
   bool skip_bad = false;
@@ -151,6 +194,12 @@ Status ParseTrainOptions(int argc, const char* const* argv, TrainOptions* out, s
       ("timeout", po::value(&o.timeout)->default_value(300),
        "seconds a rank may wait for the others (a step, a checkpoint, start-up) before the job "
        "is aborted with a message naming the ranks that did not arrive; 0: wait forever")
+      ("progress", po::value(&progress)->default_value("auto"),
+       "auto|bar|lines|none: progress of each epoch on stderr (rank 0). bar: one line redrawn "
+       "in place; lines: a line at every 10% of the epoch; auto: bar on a terminal, else lines "
+       "for epochs of 5 s or more. The loss shown is the training MSE so far in the epoch, "
+       "summed over the workers when the ranks check for stop requests (every 16 steps): no "
+       "extra communication")
       ("config", po::value(&config), "read options from an INI file (command line wins)")
       ("help,h", "show this help");
   po::options_description all(100);
@@ -199,9 +248,12 @@ Status ParseTrainOptions(int argc, const char* const* argv, TrainOptions* out, s
     return Status::InvalidArgument("--valid-data and --valid-pct exclude each other");
   }
   if (!(o.data.valid_pct >= 0 && o.data.valid_pct < 1)) {
-    return Status::InvalidArgument("--valid-pct must be in [0, 1)");
+    std::ostringstream os;
+    os << "--valid-pct must be in [0, 1) (a fraction: 0.2 holds out 20%), got " << o.data.valid_pct;
+    return Status::InvalidArgument(os.str());
   }
-  if (o.ps < 0) return Status::InvalidArgument("--ps must be >= 0");
+  CFPS_RETURN_IF_ERROR(ParseProgressMode(progress, &o.progress));
+  if (o.ps < 0) return Status::InvalidArgument("--ps must be >= 0, got " + std::to_string(o.ps));
   if (!(o.timeout >= 0) || !std::isfinite(o.timeout)) {
     return Status::InvalidArgument("--timeout must be a number of seconds >= 0");
   }

@@ -10,6 +10,7 @@
 #include "common/dataset.h"
 #include "common/status.h"
 #include "common/synthetic.h"
+#include "launch/progress.h"
 #include "worker/trainer.h"
 
 namespace cfps {
@@ -27,6 +28,7 @@ struct TrainOptions {
   int keep = 3;
   std::string resume;            // a checkpoint directory or step directory
   double timeout = 300;          // seconds a rank may wait for the others; 0 = forever
+  ProgressMode progress = ProgressMode::kAuto;  // --progress (launch/progress.h)
 };
 
 // On --help, sets *help to the usage text and returns OK without validating anything else.

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "common/file_util.h"
+#include "common/log.h"
 #include "common/status.h"
 #include "common/svg_plot.h"
 #include "launch/commands.h"
@@ -264,6 +265,7 @@ Status ReadMetrics(const std::string& path, PlotSeries* train, PlotSeries* valid
 }  // namespace
 
 int RunPlot(int argc, const char* const* argv) {
+  SetLogProgram("cfps plot");
   PlotArgs args;
   bool help = false;
   Status s = ParseArgs(argc, argv, &args, &help);
@@ -272,7 +274,7 @@ int RunPlot(int argc, const char* const* argv) {
     return 0;
   }
   if (!s.ok()) {
-    std::fprintf(stderr, "cfps plot: error: %s (see cfps plot --help)\n", s.ToString().c_str());
+    LogError(s.ToString() + " (see cfps plot --help)");
     return 2;
   }
   PlotSpec spec;
@@ -286,7 +288,7 @@ int RunPlot(int argc, const char* const* argv) {
   s = ReadMetrics(args.metrics, &spec.series[0], &spec.series[1]);
   if (s.ok()) s = WriteFileAtomic(args.out, RenderSvgLinePlot(spec));
   if (!s.ok()) {
-    std::fprintf(stderr, "cfps plot: error: %s\n", s.ToString().c_str());
+    LogError(s.ToString());
     return 1;
   }
   std::fprintf(stderr, "cfps plot: wrote %zu epochs to %s\n", spec.series[0].x.size(),

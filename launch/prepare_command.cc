@@ -6,6 +6,7 @@
 #include <sstream>
 #include <string>
 
+#include "common/log.h"
 #include "common/prepared.h"
 #include "common/ratings.h"
 #include "launch/commands.h"
@@ -16,6 +17,7 @@ namespace po = boost::program_options;
 namespace cfps {
 
 int RunPrepare(int argc, const char* const* argv) {
+  SetLogProgram("cfps prepare");
   std::string data, out, format = "auto";
   bool skip_bad = false;
   po::options_description desc("Options", 100);
@@ -34,8 +36,7 @@ int RunPrepare(int argc, const char* const* argv) {
               vm);
     po::notify(vm);
   } catch (const po::error& e) {
-    std::fprintf(stderr, "cfps prepare: error: %s (see cfps prepare --help)\n",
-                 DescribeOptionError(e).c_str());
+    LogError(DescribeOptionError(e) + " (see cfps prepare --help)");
     return 2;
   }
   if (vm.count("help")) {
@@ -53,8 +54,7 @@ int RunPrepare(int argc, const char* const* argv) {
   if (s.ok() && data.empty()) s = Status::InvalidArgument("--data is required");
   if (s.ok() && out.empty()) s = Status::InvalidArgument("--out is required");
   if (!s.ok()) {
-    std::fprintf(stderr, "cfps prepare: error: %s (see cfps prepare --help)\n",
-                 s.ToString().c_str());
+    LogError(s.ToString() + " (see cfps prepare --help)");
     return 2;
   }
   // Any finite rating: the range (--y-range) is checked by cfps train, which knows it.
@@ -66,7 +66,7 @@ int RunPrepare(int argc, const char* const* argv) {
   s = ReadRatings(data, read, &ratings);
   if (s.ok()) s = WritePrepared(ViewOf(ratings), out);
   if (!s.ok()) {
-    std::fprintf(stderr, "cfps prepare: error: %s\n", s.ToString().c_str());
+    LogError(s.ToString());
     return 1;
   }
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "common/file_util.h"
+#include "common/log.h"
 #include "common/ratings.h"
 #include "common/titles.h"
 #include "launch/commands.h"
@@ -199,6 +200,7 @@ Status Recommend(const RecommendOptions& o) {
       if (!o.data.empty()) {
         ReadOptions read;
         read.format = o.format;
+        read.skip_option = "";  // recommend has no --skip-bad-lines
         // Only which items the user rated matters here, not the scale of the ratings.
         read.min_rating = std::numeric_limits<double>::lowest();
         read.max_rating = std::numeric_limits<double>::max();
@@ -245,9 +247,10 @@ Status Recommend(const RecommendOptions& o) {
 int RunRecommend(int argc, const char* const* argv) {
   RecommendOptions options;
   std::string help;
+  SetLogProgram("cfps recommend");
   Status s = ParseRecommendOptions(argc, argv, &options, &help);
   if (!s.ok()) {
-    std::fprintf(stderr, "cfps recommend: error: %s\n", s.ToString().c_str());
+    LogError(s.ToString() + " (see cfps recommend --help)");
     return 2;
   }
   if (!help.empty()) {
@@ -257,7 +260,7 @@ int RunRecommend(int argc, const char* const* argv) {
   s = Recommend(options);
   if (!s.ok()) {
     std::fflush(stdout);
-    std::fprintf(stderr, "cfps recommend: error: %s\n", s.ToString().c_str());
+    LogError(s.ToString());
     return 1;
   }
   return std::fflush(stdout) == 0 ? 0 : 1;

@@ -17,11 +17,13 @@
 #include "common/dataset.h"
 #include "common/export.h"
 #include "common/file_util.h"
+#include "common/log.h"
 #include "common/mpi_exchange.h"
 #include "common/roles.h"
 #include "launch/checkpointing.h"
 #include "launch/commands.h"
 #include "launch/options.h"
+#include "launch/progress.h"
 #include "worker/trainer.h"
 
 namespace cfps {
@@ -61,10 +63,7 @@ bool AnyFailed(Exchange* ex, const Status& s) {
   ex->AllReduceMax(&flag, 1);
   if (flag == 0.0) return false;
   const int first = ex->size() - static_cast<int>(flag);
-  if (ex->rank() == first) {
-    std::fprintf(stderr, "cfps train: error: %s\n", s.ToString().c_str());
-    std::fflush(stderr);
-  }
+  if (ex->rank() == first) LogError(s.ToString());
   return true;
 }
 
@@ -95,6 +94,8 @@ int RunTrain(int argc, const char* const* argv) {
   int rank = 0, size = 1;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
   MPI_Comm_size(MPI_COMM_WORLD, &size);
+  SetLogProgram("cfps train");
+  SetLogRank(rank, size);
   std::unique_ptr<Exchange> exchange;
   if (size == 1) {
     exchange = std::make_unique<LocalExchange>();
@@ -113,8 +114,7 @@ int RunTrain(int argc, const char* const* argv) {
   if (!s.ok() || !help.empty()) {
     if (rank == 0) {
       if (!s.ok()) {
-        std::fprintf(stderr, "cfps train: error: %s (see cfps train --help)\n",
-                     s.ToString().c_str());
+        LogError(s.ToString() + " (see cfps train --help)");
       } else {
         std::fputs(help.c_str(), stdout);
       }
@@ -123,6 +123,7 @@ int RunTrain(int argc, const char* const* argv) {
   }
   Roles roles;
   CFPS_CHECK(Roles::Make(size, opt.ps, &roles).ok());
+  SetLogRole(roles.Describe(rank));
   {
     std::vector<std::string> names;
     for (int r = 0; r < size; ++r) names.push_back(roles.Describe(r));
@@ -175,6 +176,15 @@ int RunTrain(int argc, const char* const* argv) {
         data.train.size(), data.valid.size(), static_cast<long long>(data.valid_unknown),
         static_cast<long long>(data.users.size()), static_cast<long long>(data.items.size()),
         load_seconds);
+    if (data.valid.size() == 0) {
+      std::fflush(stdout);
+      char pct[32];
+      std::snprintf(pct, sizeof(pct), "%g", opt.data.valid_pct);
+      LogWarning("no validation ratings (--valid-pct " + std::string(pct) + " of " +
+                 std::to_string(data.train.size()) +
+                 " ratings holds out none): valid_loss and valid_rmse will show 0; hold some out "
+                 "with --valid-pct or --valid-data");
+    }
     if (data.skipped_lines) {
       std::printf("cfps: skipped %lld bad lines (--skip-bad-lines)\n",
                   static_cast<long long>(data.skipped_lines));
@@ -211,7 +221,17 @@ int RunTrain(int argc, const char* const* argv) {
     Status r = checkpointer.Load(opt.resume, &start_step);
     const double load_secs = WallNow() - load_start;
     if (!r.ok()) {
-      if (rank == 0) std::fprintf(stderr, "cfps train: error: %s\n", r.ToString().c_str());
+      if (rank == 0) {
+        LogError(r.code() == Status::Code::kCorruption
+                     ? r.ToString() + " (the checkpoint is damaged or from another version of "
+                                      "cfps: resume from another of its step directories, "
+                                      "--resume DIR/step-N, or train without --resume)"
+                     : r.ToString());
+      }
+      if (metrics) {  // nothing was trained: leave no metrics file behind
+        std::fclose(metrics);
+        std::remove(opt.metrics_out.c_str());
+      }
       return 1;
     }
     if (rank == 0) {
@@ -224,6 +244,11 @@ int RunTrain(int argc, const char* const* argv) {
     }
   }
   InstallStopHandlers();
+  // Progress within each epoch, rank 0 on stderr (launch/progress.h).
+  Progress progress(rank == 0 ? opt.progress : ProgressMode::kNone, isatty(STDERR_FILENO) != 0,
+                    stderr, trainer.steps_per_epoch(), opt.train.batch_size,
+                    static_cast<int64_t>(data.train.size()));
+  const bool show_progress = opt.progress != ProgressMode::kNone;  // the same on every rank
   Status checkpoint_status;
   int64_t last_saved = opt.resume.empty() ? -1 : start_step;
   bool stopped = false;
@@ -231,12 +256,17 @@ int RunTrain(int argc, const char* const* argv) {
   hooks.after_step = [&](int64_t steps_done, bool epoch_end) {
     // A stop request (SIGTERM/SIGINT on any rank) is agreed every 16 steps and at epoch ends, so
     // every rank stops after the same step.
+    double sse = -1;
     if (steps_done % 16 == 0 || epoch_end) {
       ex->SetActivity("agreeing on a stop request", steps_done);
-      double flag = g_stop_signal;
-      ex->AllReduceMax(&flag, 1);
-      stopped = flag > 0;
+      // With progress shown, every worker's sum of squared errors so far in the epoch rides on
+      // this reduction (rank 0 shows the running loss without an extra collective).
+      double values[2] = {static_cast<double>(g_stop_signal), trainer.train_sse()};
+      ex->AllReduceSum(values, show_progress ? 2 : 1);
+      stopped = values[0] > 0;
+      if (show_progress) sse = values[1];
     }
+    if (progress.enabled()) progress.Step(steps_done, WallNow(), sse);
     const bool periodic =
         !opt.checkpoint_dir.empty() &&
         ((opt.checkpoint_every > 0 && steps_done % opt.checkpoint_every == 0) ||
@@ -250,11 +280,13 @@ int RunTrain(int argc, const char* const* argv) {
     return stopped;
   };
   hooks.on_epoch = [&](const EpochMetrics& m) {
+    progress.EndEpoch();
     std::printf("%-6d %-11.6f %-11.6f %-11.6f %-6s %-10.3g %-10s %-10s\n", m.epoch, m.train_loss,
                 m.valid_mse, m.valid_rmse, Clock(m.seconds).c_str(), m.ratings_per_s,
                 Bytes(static_cast<double>(m.bytes_pulled)).c_str(),
                 Bytes(static_cast<double>(m.bytes_pushed)).c_str());
     std::fflush(stdout);
+    progress.MarkStart(WallNow());
     if (metrics) {
       std::fprintf(metrics,
                    "{\"epoch\": %d, \"step\": %lld, \"train_loss\": %.9g, \"valid_mse\": %.9g, "
@@ -267,17 +299,20 @@ int RunTrain(int argc, const char* const* argv) {
       std::fflush(metrics);
     }
   };
+  progress.MarkStart(WallNow());
   const int64_t steps_done = trainer.Train(start_step, hooks);
+  progress.EndEpoch();  // a run stopped mid-epoch leaves no bar behind
   if (metrics) std::fclose(metrics);
   if (!checkpoint_status.ok()) {
-    if (rank == 0) std::fprintf(stderr, "cfps train: error: %s\n", checkpoint_status.ToString().c_str());
+    if (rank == 0) LogError(checkpoint_status.ToString());
     return 1;
   }
   if (stopped) {
     if (rank == 0) {
       if (opt.checkpoint_dir.empty()) {
-        std::printf("cfps: stopped by a signal after step %lld; no --checkpoint-dir, so nothing "
-                    "was saved\n", static_cast<long long>(steps_done));
+        LogError("stopped by a signal after step " + std::to_string(steps_done) +
+                 "; nothing was saved (pass --checkpoint-dir DIR to save a stopped run, then "
+                 "--resume DIR to continue it)");
       } else {
         std::printf("cfps: stopped by a signal after step %lld; checkpoint written to %s "
                     "(continue with --resume %s)\n",
@@ -291,7 +326,7 @@ int RunTrain(int argc, const char* const* argv) {
   if (!opt.checkpoint_dir.empty() && last_saved != steps_done) {
     Status saved = checkpointer.Save(steps_done);
     if (!saved.ok()) {
-      if (rank == 0) std::fprintf(stderr, "cfps train: error: %s\n", saved.ToString().c_str());
+      if (rank == 0) LogError(saved.ToString());
       return 1;
     }
   }
