@@ -27,6 +27,7 @@ struct TrainOptions {
   int keep = 3;
   std::string resume;            // a checkpoint directory or step directory
   double timeout = 300;          // seconds a rank may wait for the others; 0 = forever
+  Device device = Device::kAuto;  // --device; resolved per rank into train.device/train.gpu
 };
 
 // On --help, sets *help to the usage text and returns OK without validating anything else.

@@ -43,6 +43,7 @@ Trainer::Trainer(Exchange* exchange, const Roles& roles, const Dataset* data,
     shard_ = std::make_unique<Shard>(roles.shard_of_rank(rank_), roles.num_shards(), shape,
                                      config.optimizer, config.seed, config.init_std);
   }
+  kernels_ = MakeBatchKernels(worker_ >= 0 ? config.device : Device::kCpu, config.gpu, rank_);
   const size_t n = static_cast<size_t>(roles.num_ranks());
   send_.resize(n);
   requests_.resize(n);
@@ -148,11 +149,11 @@ void Trainer::Step(int64_t global_step, const std::vector<int32_t>& order) {
   if (worker_ >= 0) {
     const int64_t nu_all = user_groups_.num_unique();
     const int64_t ni_all = item_groups_.num_unique();
-    ugrad_.assign(static_cast<size_t>(nu_all * width_), 0.0f);
-    igrad_.assign(static_cast<size_t>(ni_all * width_), 0.0f);
-    train_sse_ += ForwardBackward<float>(config_.dims, n, user_slot_.data(), item_slot_.data(),
-                                         batch_ratings_.data(), urows_.data(), irows_.data(),
-                                         length, ugrad_.data(), igrad_.data());
+    ugrad_.resize(static_cast<size_t>(nu_all * width_));  // the kernels write every row
+    igrad_.resize(static_cast<size_t>(ni_all * width_));
+    train_sse_ += kernels_->ForwardBackward(config_.dims, n, user_slot_.data(), item_slot_.data(),
+                                            batch_ratings_.data(), nu_all, urows_.data(), ni_all,
+                                            irows_.data(), length, ugrad_.data(), igrad_.data());
     const auto& uoff = user_groups_.offsets();
     const auto& ioff = item_groups_.offsets();
     for (int s = 0; s < num_shards; ++s) {
@@ -207,9 +208,11 @@ void Trainer::Evaluate(double* sse, int64_t* count) {
     }
     Pull(data_->valid.user.data() + begin, data_->valid.item.data() + begin, m);
     if (worker_ >= 0 && m > 0) {
-      local[0] += cfps::Evaluate<float>(config_.dims, m, user_slot_.data(), item_slot_.data(),
-                                        data_->valid.rating.data() + begin, urows_.data(),
-                                        irows_.data(), static_cast<float*>(nullptr));
+      // Rows: the unique ones plus the zero row of unknown ids (Pull).
+      local[0] += kernels_->Evaluate(config_.dims, m, user_slot_.data(), item_slot_.data(),
+                                     data_->valid.rating.data() + begin,
+                                     user_groups_.num_unique() + 1, urows_.data(),
+                                     item_groups_.num_unique() + 1, irows_.data(), nullptr);
       local[1] += static_cast<double>(m);
     }
   }

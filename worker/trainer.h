@@ -26,6 +26,7 @@
 #include "common/schedule.h"
 #include "ps/shard.h"
 #include "worker/batch.h"
+#include "worker/batch_kernels.h"
 #include "worker/kernels.h"
 
 namespace cfps {
@@ -40,6 +41,10 @@ struct TrainConfig {
   uint64_t seed = 42;
   double init_std = 0.01;
   int64_t eval_batch = 16384;  // validation ratings per worker per evaluation round
+  // Where a worker rank computes (worker/batch_kernels.h): kCpu or kCuda on GPU `gpu`, resolved
+  // from --device by ChooseDevice. Ranks that only serve use the CPU whatever this says.
+  Device device = Device::kCpu;
+  int gpu = -1;
 };
 
 struct EpochMetrics {
@@ -115,6 +120,7 @@ class Trainer {
   int width_;
   int64_t steps_per_epoch_;
   std::unique_ptr<Shard> shard_;
+  std::unique_ptr<BatchKernels> kernels_;  // forward/backward of the worker's slice (CPU or GPU)
 
   // Worker state, reused every step.
   RowGrouper user_groups_, item_groups_;
