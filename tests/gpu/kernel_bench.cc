@@ -18,6 +18,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -38,13 +39,14 @@ struct Args {
   int k = 64, gpu = 0, cpu_batches = 3;
   double peak_gbs = 0;  // 0: ask the runtime
   uint64_t seed = 42;
+  bool cpu_only = false;  // the CPU kernels in the main loop (checks the harness without a GPU)
 };
 
 [[noreturn]] void Usage(const char* bad) {
   std::fprintf(stderr,
                "kernel_bench: bad argument '%s'\nusage: kernel_bench [--users N] [--items N] "
                "[--ratings N] [--k K] [--batch B] [--batches N (0: one epoch)] [--gpu G] "
-               "[--cpu-batches N] [--peak-gbs X] [--seed S]\n",
+               "[--cpu-batches N] [--peak-gbs X] [--seed S] [--cpu-only]\n",
                bad);
   std::exit(2);
 }
@@ -53,6 +55,10 @@ Args Parse(int argc, char** argv) {
   Args a;
   for (int i = 1; i < argc; ++i) {
     const std::string name = argv[i];
+    if (name == "--cpu-only") {
+      a.cpu_only = true;
+      continue;
+    }
     if (i + 1 >= argc) Usage(argv[i]);
     char* end = nullptr;
     const char* value = argv[++i];
@@ -131,19 +137,20 @@ int main(int argc, char** argv) {
   const Args a = Parse(argc, argv);
   std::string why;
   const int gpus = cfps::cuda::DeviceCount(&why);
-  if (gpus <= a.gpu) {
+  if (gpus <= a.gpu && !a.cpu_only) {
     std::fprintf(stderr, "kernel_bench: GPU %d is not visible (%d visible%s%s)\n", a.gpu, gpus,
                  why.empty() ? "" : ": ", why.c_str());
     return 1;
   }
-  std::string how;
+  std::string how = "--peak-gbs";
   double peak = a.peak_gbs;
-  if (peak <= 0)
-    peak = cfps::cuda::PeakMemoryBandwidthGBs(a.gpu, &how);
-  else
-    how = "--peak-gbs";
-  std::printf("device: %s; peak memory bandwidth %.0f GB/s (%s)\n",
-              cfps::cuda::DeviceDescription(a.gpu).c_str(), peak, how.c_str());
+  if (a.cpu_only) {
+    std::printf("device: none (--cpu-only: the CPU kernels run the main loop)\n");
+  } else {
+    if (peak <= 0) peak = cfps::cuda::PeakMemoryBandwidthGBs(a.gpu, &how);
+    std::printf("device: %s; peak memory bandwidth %.0f GB/s (%s)\n",
+                cfps::cuda::DeviceDescription(a.gpu).c_str(), peak, how.c_str());
+  }
   std::printf("build: %s\n", cfps::CudaBuildInfo().c_str());
 
   double t = Now();
@@ -173,9 +180,14 @@ int main(int argc, char** argv) {
       static_cast<long long>(n_all), static_cast<long long>(a.users),
       static_cast<long long>(a.items), a.k, static_cast<long long>(a.batch), Now() - t);
 
-  cfps::cuda::CudaBatchKernels gpu(a.gpu, 0);
-  gpu.set_timing(true);
+  std::unique_ptr<cfps::cuda::CudaBatchKernels> cuda;
+  if (!a.cpu_only) {
+    cuda = std::make_unique<cfps::cuda::CudaBatchKernels>(a.gpu, 0);
+    cuda->set_timing(true);
+  }
   auto cpu = cfps::MakeBatchKernels(cfps::Device::kCpu, -1, 0);
+  cfps::BatchKernels& gpu = cuda ? static_cast<cfps::BatchKernels&>(*cuda) : *cpu;
+  const cfps::cuda::CallTiming no_timing;
   cfps::RowGrouper ug(a.users), ig(a.items);
   const cfps::ModelDims dims{a.k, 0.0, 5.5};
   const int64_t steps = cfps::StepsPerEpoch(n_all, a.batch);
@@ -202,7 +214,7 @@ int main(int argc, char** argv) {
     gpu.ForwardBackward(dims, n, g.user_slot.data(), g.item_slot.data(), g.rating.data(), g.nu,
                         g.urows.data(), g.ni, g.irows.data(), n, g.ugrad.data(), g.igrad.data());
     const double t2 = Now();
-    const cfps::cuda::CallTiming& ct = gpu.last_timing();
+    const cfps::cuda::CallTiming& ct = cuda ? cuda->last_timing() : no_timing;
     host_prep += t1 - t0;
     call += t2 - t1;
     upload += ct.upload_ms;
@@ -218,7 +230,8 @@ int main(int argc, char** argv) {
   }
   const double wall = Now() - wall0;
   std::sort(kernel_ms.begin(), kernel_ms.end());
-  const double kernel_s = (forward + gradient) / 1e3;
+  // Without a GPU (--cpu-only) the whole call stands in for the kernels.
+  const double kernel_s = cuda ? (forward + gradient) / 1e3 : call;
   const double kernel_gbs = kernel_bytes / kernel_s / 1e9;
   const double nb = static_cast<double>(batches);
   std::printf("batches: %lld, %.0f unique rows and %.0f kernel bytes per batch (%.0f per rating)\n",
