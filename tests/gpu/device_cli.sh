@@ -6,16 +6,28 @@
 #  - without a usable GPU, --device cuda is one error line and exit 1 (one process and under
 #    mpirun), --device auto trains on the CPU; with a GPU, auto says so in one line;
 #  - a bad --device value is a usage error (exit 2).
-# usage: device_cli.sh path/to/cfps [source dir] cuda|cpu-only
+# usage: device_cli.sh path/to/cfps [source dir] cuda:ARCHS|cpu-only
+#   ARCHS: CMake's CUDA_ARCHITECTURES with ',' for ';' (default build: 80-real,90)
 . "$(dirname "$0")/../integration/lib.bash"
-EXPECT=${3:?usage: $0 cfps srcdir cuda|cpu-only}
+EXPECT=${3:?usage: $0 cfps srcdir cuda:ARCHS|cpu-only}
+ARCHS=""
+case "$EXPECT" in cuda:*) ARCHS=${EXPECT#cuda:}; EXPECT=cuda ;; esac
+# What the help line and the fatbin must show for ARCHS: "80-real" is SASS only, "90" SASS + PTX,
+# "90-virtual" PTX only.
+SASS="" PTX="" WANT=""
+for a in ${ARCHS//,/ }; do
+  n=${a%%-*}
+  case "$a" in *-virtual) ;; *) SASS="$SASS${SASS:+,}sm_$n"; WANT="$WANT sass_$n" ;; esac
+  case "$a" in *-real) ;; *) PTX="$PTX${PTX:+,}compute_$n"; WANT="$WANT ptx_$n" ;; esac
+done
 D=$WORK
 printf '1\t10\t4\t0\n2\t20\t3\t0\n3\t10\t5\t0\n1\t20\t2\t0\n2\t10\t1\t0\n3\t20\t4\t0\n' > $D/r.data
 
 # 1. What the binary carries.
 "$CFPS" --help > $D/help
 if [ "$EXPECT" = cuda ]; then
-  grep -qF "build: cuda: built for sm_80,sm_90 (+PTX compute_90)" $D/help \
+  [ -n "$WANT" ] || fail "no CUDA architectures given (third argument cuda:ARCHS)"
+  grep -qF "build: cuda: built for $SASS${PTX:+ (+PTX $PTX)}" $D/help \
     || fail "cfps --help does not report the CUDA kernels: $(tail -1 $D/help)"
   nm -C "$CFPS" > $D/symbols
   for kernel in ForwardKernel GradientKernel; do
@@ -38,7 +50,7 @@ while 0 <= off and off + 16 <= len(d):
     off = d.find(b'\x50\xed\x55\xba', end)
 print(' '.join(sorted(seen)))
 EOF
-  for want in sass_80 sass_90 ptx_90; do
+  for want in $WANT; do
     grep -qw "$want" $D/archs || fail "cfps has no $want code in .nv_fatbin (found: $(cat $D/archs))"
   done
   pass "cfps carries the CUDA kernels: $(tail -1 $D/help | sed 's/^build: //'); fatbin: $(cat $D/archs)"

@@ -226,7 +226,7 @@ TEST(DeviceOption, ParsesTheThreeValues) {
 TEST(DeviceOption, BuildInfoNamesTheArchitecturesOfACudaBuild) {
   const std::string info = CudaBuildInfo();
 #ifdef CFPS_HAVE_CUDA
-  EXPECT_NE(info.find("cuda: built for sm_80,sm_90"), std::string::npos) << info;
+  EXPECT_NE(info.find("cuda: built for sm_"), std::string::npos) << info;
 #else
   EXPECT_NE(info.find("cuda: not built"), std::string::npos) << info;
   std::string why;

@@ -297,38 +297,32 @@ std::string DeviceDescription(int gpu) {
 }
 
 std::string Architectures() {
-  // __CUDA_ARCH_LIST__ is nvcc's own list of the architectures it compiled for ("800,900").
-#ifdef __CUDA_ARCH_LIST__
-  const std::string list = CFPS_STR(__CUDA_ARCH_LIST__);
-#else
-  const std::string list = "";
-#endif
-  std::string out;
-  size_t start = 0;
-  while (start < list.size()) {
-    size_t comma = list.find(',', start);
-    if (comma == std::string::npos) comma = list.size();
-    const int arch = std::atoi(list.substr(start, comma - start).c_str());
-    if (!out.empty()) out += ",";
-    out += "sm_" + std::to_string(arch / 10);
-    start = comma + 1;
-  }
-  // CMake's CUDA_ARCHITECTURES, ';' made ',': "80-real,90" is SASS for 80, SASS + PTX for 90.
+  // CMake's CUDA_ARCHITECTURES (';' made ','), as handed to nvcc: "80-real,90" is SASS for sm_80,
+  // SASS and PTX for sm_90; "-virtual" is PTX only.
   const std::string cmake = CFPS_CUDA_ARCHITECTURES;
-  std::string ptx;
+  std::string sass, ptx;
+  bool numeric = !cmake.empty();
   size_t pos = 0;
   while (pos < cmake.size()) {
     size_t sep = cmake.find(',', pos);
     if (sep == std::string::npos) sep = cmake.size();
     const std::string item = cmake.substr(pos, sep - pos);
-    if (!item.empty() && item.find("-real") == std::string::npos) {
-      const std::string num = item.substr(0, item.find('-'));
-      ptx += (ptx.empty() ? "" : ",") + std::string("compute_") + num;
+    const std::string num = item.substr(0, item.find('-'));
+    if (num.empty() || num.find_first_not_of("0123456789") != std::string::npos) numeric = false;
+    if (item.find("-virtual") == std::string::npos) sass += (sass.empty() ? "sm_" : ",sm_") + num;
+    if (item.find("-real") == std::string::npos) {
+      ptx += (ptx.empty() ? "compute_" : ",compute_") + num;
     }
     pos = sep + 1;
   }
-  if (!ptx.empty()) out += " (+PTX " + ptx + ")";
-  return out;
+  if (numeric) return sass + (ptx.empty() ? "" : " (+PTX " + ptx + ")");
+  // "all", "all-major", ...: what nvcc itself says it compiled for ("800,900,...").
+#ifdef __CUDA_ARCH_LIST__
+  return "compute_" + std::string(CFPS_STR(__CUDA_ARCH_LIST__)) + " (CUDA_ARCHITECTURES " + cmake +
+         ")";
+#else
+  return "CUDA_ARCHITECTURES " + cmake;
+#endif
 }
 
 double PeakMemoryBandwidthGBs(int gpu, std::string* how) {
