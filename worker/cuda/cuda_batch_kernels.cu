@@ -104,6 +104,9 @@ struct Csr {
 
 struct GradientArgs {
   int64_t user_rows, item_rows;
+  // The table with fewer rows (more samples per row: the long chains, e.g. Zipf-popular items)
+  // goes first, so that its warps start first.
+  bool items_first;
   int k;
   int64_t width;
   Csr user, item;
@@ -114,7 +117,7 @@ struct GradientArgs {
   float* __restrict__ igrad;
 };
 
-// One warp per gathered row (user rows first, then item rows); lane t owns columns
+// One warp per gathered row (the rows of one table, then the other's); lane t owns columns
 // col0 + 32*c + t (c < C). g[f] = sum over the row's samples, in increasing sample index, of
 // delta * other_row[f] (f < k) or delta (f == k, the bias): the CPU's additions in the CPU's
 // order. Lanes load 32 samples' (delta, other slot) at a time and the rows of kGradBatch samples
@@ -126,8 +129,10 @@ __global__ void __launch_bounds__(kBlock) GradientKernel(GradientArgs a) {
   const int64_t rows = a.user_rows + a.item_rows;
   for (int64_t r = (static_cast<int64_t>(blockIdx.x) * kBlock + threadIdx.x) / kWarp; r < rows;
        r += warps) {
-    const bool user = r < a.user_rows;
-    const int64_t slot = user ? r : r - a.user_rows;
+    const int64_t first_rows = a.items_first ? a.item_rows : a.user_rows;
+    const bool in_first = r < first_rows;
+    const bool user = in_first != a.items_first;
+    const int64_t slot = in_first ? r : r - first_rows;
     const Csr csr = user ? a.user : a.item;
     const float* x_rows = user ? a.irows : a.urows;
     float* g = (user ? a.ugrad : a.igrad) + slot * a.width;
@@ -601,6 +606,7 @@ double CudaBatchKernels::ForwardBackward(const ModelDims& dims, int64_t n,
   GradientArgs ga;
   ga.user_rows = user_rows;
   ga.item_rows = item_rows;
+  ga.items_first = item_rows < user_rows;
   ga.k = k;
   ga.width = width;
   ga.user = Csr{reinterpret_cast<const int32_t*>(d + l.user_off),
