@@ -5,6 +5,7 @@
 #include <limits>
 #include <utility>
 
+#include "common/huge_pages.h"
 #include "common/random.h"
 
 namespace cfps {
@@ -54,9 +55,9 @@ std::string FormatDouble(double v) {
 }
 
 void Reserve(size_t n, RatingArrays* a) {
-  a->user.reserve(n);
-  a->item.reserve(n);
-  a->rating.reserve(n);
+  ReserveHuge(&a->user, n);
+  ReserveHuge(&a->item, n);
+  ReserveHuge(&a->rating, n);
 }
 
 }  // namespace

@@ -125,7 +125,10 @@ Status ParseTrainOptions(int argc, const char* const* argv, TrainOptions* out, s
        "one-cycle (fastai fit_one_cycle) | constant")
       ("seed", po::value(&seed)->default_value(42), "seed of the split, the init and the order")
       ("eval-batch", po::value(&o.train.eval_batch)->default_value(16384),
-       "validation ratings per worker per evaluation round");
+       "validation ratings per worker per evaluation round")
+      ("threads", po::value(&o.train.threads)->default_value(0),
+       "threads per rank for the phases of a step (the result does not depend on it); 0: the "
+       "cores this rank may use, shared among the ranks on its node");
   po::options_description run("Cluster and output", 100);
   run.add_options()
       ("ps", po::value(&o.ps)->default_value(1),
@@ -188,6 +191,9 @@ Status ParseTrainOptions(int argc, const char* const* argv, TrainOptions* out, s
   CFPS_RETURN_IF_ERROR(Positive("epochs", o.train.epochs));
   CFPS_RETURN_IF_ERROR(Positive("batch-size", o.train.batch_size));
   CFPS_RETURN_IF_ERROR(Positive("eval-batch", o.train.eval_batch));
+  if (o.train.threads < 0 || o.train.threads > 1024) {
+    return Status::InvalidArgument("--threads must be in [0, 1024] (0: automatic)");
+  }
   if (!(o.train.lr > 0) || !std::isfinite(o.train.lr)) {
     return Status::InvalidArgument("--lr must be a finite number > 0");
   }

@@ -204,6 +204,17 @@ int RunTrain(int argc, const char* const* argv) {
     std::fflush(stdout);
   }
 
+  if (opt.train.threads == 0) {
+    // The cores this rank may use, shared with the other ranks of its node.
+    int local_ranks = 1;
+    if (size > 1) {
+      MPI_Comm node;
+      MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, rank, MPI_INFO_NULL, &node);
+      MPI_Comm_size(node, &local_ranks);
+      MPI_Comm_free(&node);
+    }
+    opt.train.threads = std::max(1, AvailableCores() / std::max(1, local_ranks));
+  }
   Trainer trainer(ex, roles, &data, opt.train);
   Checkpointer checkpointer(ex, roles, &trainer, &data, &opt, NewRunId(ex));
   int64_t start_step = 0;

@@ -9,6 +9,8 @@
 
 #include <cmath>
 
+#include "common/simd.h"
+
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
@@ -177,6 +179,7 @@ PreparedStep PrepareStep(const OptimizerConfig& config, int width, double lr, do
   return s;
 }
 
+CFPS_SIMD_CLONES
 void UpdateRow(const PreparedStep& step, const float* grad, float* row, float* state) {
   switch (step.kind) {
     case OptimizerKind::kAdam:

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "common/random.h"
+#include "common/thread_pool.h"
 #include "ps/optimizer.h"
 
 namespace cfps {
@@ -55,8 +56,14 @@ class Shard {
 
   // Adds one worker's gradient rows (n * width floats, one per distinct local id).
   void AddGradients(int table, const int32_t* local_ids, int64_t n, const float* grads);
-  // Runs the optimizer on every row that received gradients since the last ApplyStep.
-  void ApplyStep(const PreparedStep& step);
+  // Runs the optimizer on every row that received gradients since the last ApplyStep, the rows
+  // split among the pool's threads (each row is updated by one thread: same bits for any split).
+  void ApplyStep(const PreparedStep& step, ThreadPool* pool = nullptr);
+  // Runs the optimizer directly on rows local_ids[first..last) with gradient rows grads (one per
+  // id, width floats each), bypassing the aggregation: the single-rank step, whose one worker's
+  // gradient is the whole sum. Ids must be distinct.
+  void UpdateRows(int table, const PreparedStep& step, const int32_t* local_ids, const float* grads,
+                  int64_t first, int64_t last);
   // Rows touched in the step being aggregated (for counting and tests).
   int64_t pending_rows(int table) const {
     return static_cast<int64_t>(tables_[table].touched.size());
@@ -65,11 +72,11 @@ class Shard {
  private:
   struct Table {
     int64_t local_rows = 0;
-    std::vector<float> values;      // local_rows * width
-    std::vector<float> state;       // local_rows * state_width
-    std::vector<int32_t> slot_of;   // local row -> aggregation slot, -1 when untouched this step
-    std::vector<int32_t> touched;   // aggregation slot -> local row
-    std::vector<float> grad_sum;    // aggregation slot -> summed gradient row
+    std::vector<float> values;     // local_rows * width
+    std::vector<float> state;      // local_rows * state_width
+    std::vector<int32_t> slot_of;  // local row -> aggregation slot, -1 when untouched this step
+    std::vector<int32_t> touched;  // aggregation slot -> local row
+    std::vector<float> grad_sum;   // aggregation slot -> summed gradient row
   };
   size_t Offset(int table, int64_t local) const {
     (void)table;

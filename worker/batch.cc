@@ -1,5 +1,6 @@
 #include "worker/batch.h"
 
+#include "common/huge_pages.h"
 #include "common/random.h"
 #include "common/status.h"
 
@@ -10,6 +11,7 @@ int64_t StepsPerEpoch(int64_t n_train, int64_t batch_size) {
 }
 
 void EpochOrder(uint64_t seed, int64_t epoch, int64_t n, std::vector<int32_t>* order) {
+  ReserveHuge(order, static_cast<size_t>(n));
   order->resize(static_cast<size_t>(n));
   for (int64_t i = 0; i < n; ++i) (*order)[static_cast<size_t>(i)] = static_cast<int32_t>(i);
   Rng rng(Hash4(seed, 0x65706f6368ULL /* "epoch" */, static_cast<uint64_t>(epoch), 0));
@@ -47,7 +49,8 @@ void RowGrouper::Group(const int32_t* rows, int64_t n, int num_shards,
     cursor_.assign(offsets_.begin(), offsets_.end() - 1);
     for (int32_t r : first_seen_) unique_[static_cast<size_t>(cursor_[r % num_shards]++)] = r;
   }
-  for (size_t s = 0; s < n_unique; ++s) mark_[static_cast<size_t>(unique_[s])] = static_cast<int32_t>(s);
+  for (size_t s = 0; s < n_unique; ++s)
+    mark_[static_cast<size_t>(unique_[s])] = static_cast<int32_t>(s);
   slots->resize(static_cast<size_t>(n));
   const int32_t zero_slot = static_cast<int32_t>(n_unique);
   for (int64_t i = 0; i < n; ++i) {

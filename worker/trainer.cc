@@ -7,13 +7,13 @@
 
 #include "common/sharding.h"
 #include "common/status.h"
+#include "worker/phase_kernels.h"
 
 namespace cfps {
 
 namespace {
 double Now() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 constexpr size_t kHeaderBytes = 2 * sizeof(int32_t);
 }  // namespace
@@ -43,7 +43,12 @@ Trainer::Trainer(Exchange* exchange, const Roles& roles, const Dataset* data,
     shard_ = std::make_unique<Shard>(roles.shard_of_rank(rank_), roles.num_shards(), shape,
                                      config.optimizer, config.seed, config.init_std);
   }
-  kernels_ = MakeBatchKernels(worker_ >= 0 ? config.device : Device::kCpu, config.gpu, rank_);
+  pool_ = std::make_unique<ThreadPool>(std::max(1, config.threads));
+  if (worker_ >= 0 && config.device == Device::kCuda) {
+    kernels_ = MakeBatchKernels(Device::kCuda, config.gpu, rank_);
+  }
+  fused_ = config.fused_single_rank && roles.num_ranks() == 1 && roles.serves(rank_) &&
+           roles.trains(rank_) && !kernels_;
   const size_t n = static_cast<size_t>(roles.num_ranks());
   send_.resize(n);
   requests_.resize(n);
@@ -98,7 +103,8 @@ void Trainer::Pull(const int32_t* users, const int32_t* items, int64_t n) {
       const size_t ni = static_cast<size_t>(ioff[s + 1] - ioff[s]);
       CFPS_CHECK_EQ(b.size(), (nu + ni) * row_bytes);
       if (nu) std::memcpy(urows_.data() + uoff[s] * width_, b.data(), nu * row_bytes);
-      if (ni) std::memcpy(irows_.data() + ioff[s] * width_, b.data() + nu * row_bytes, ni * row_bytes);
+      if (ni)
+        std::memcpy(irows_.data() + ioff[s] * width_, b.data() + nu * row_bytes, ni * row_bytes);
     }
   }
 }
@@ -122,6 +128,10 @@ void Trainer::Serve() {
 }
 
 void Trainer::Step(int64_t global_step, const std::vector<int32_t>& order) {
+  if (fused_) {
+    FusedStep(global_step, order);
+    return;
+  }
   const int64_t n_train = static_cast<int64_t>(data_->train.size());
   const int64_t begin = (global_step % steps_per_epoch_) * config_.batch_size;
   const int64_t length = std::min(config_.batch_size, n_train - begin);
@@ -137,7 +147,13 @@ void Trainer::Step(int64_t global_step, const std::vector<int32_t>& order) {
     batch_items_.resize(static_cast<size_t>(n));
     batch_ratings_.resize(static_cast<size_t>(n));
     const int32_t* idx = order.data() + begin + slice.begin;
+    constexpr int64_t kAhead = 64;  // the ratings are read in random order: prefetch
     for (int64_t i = 0; i < n; ++i) {
+      if (i + kAhead < n) {
+        const size_t a = static_cast<size_t>(idx[i + kAhead]);
+        __builtin_prefetch(&data_->train.user[a]);
+        __builtin_prefetch(&data_->train.rating[a]);
+      }
       const size_t r = static_cast<size_t>(idx[i]);
       batch_users_[static_cast<size_t>(i)] = data_->train.user[r];
       batch_items_[static_cast<size_t>(i)] = data_->train.item[r];
@@ -147,13 +163,17 @@ void Trainer::Step(int64_t global_step, const std::vector<int32_t>& order) {
   Pull(batch_users_.data(), batch_items_.data(), n);
 
   if (worker_ >= 0) {
-    const int64_t nu_all = user_groups_.num_unique();
-    const int64_t ni_all = item_groups_.num_unique();
-    ugrad_.resize(static_cast<size_t>(nu_all * width_));  // the kernels write every row
-    igrad_.resize(static_cast<size_t>(ni_all * width_));
-    train_sse_ += kernels_->ForwardBackward(config_.dims, n, user_slot_.data(), item_slot_.data(),
-                                            batch_ratings_.data(), nu_all, urows_.data(), ni_all,
-                                            irows_.data(), length, ugrad_.data(), igrad_.data());
+    if (kernels_) {
+      const int64_t nu_all = user_groups_.num_unique();
+      const int64_t ni_all = item_groups_.num_unique();
+      ugrad_.resize(static_cast<size_t>(nu_all * width_));  // the kernels write every row
+      igrad_.resize(static_cast<size_t>(ni_all * width_));
+      train_sse_ += kernels_->ForwardBackward(
+          config_.dims, n, user_slot_.data(), item_slot_.data(), batch_ratings_.data(), nu_all,
+          urows_.data(), ni_all, irows_.data(), length, ugrad_.data(), igrad_.data());
+    } else {
+      train_sse_ += ComputeGradients(n, length);
+    }
     const auto& uoff = user_groups_.offsets();
     const auto& ioff = item_groups_.offsets();
     for (int s = 0; s < num_shards; ++s) {
@@ -162,9 +182,10 @@ void Trainer::Step(int64_t global_step, const std::vector<int32_t>& order) {
       Buffer& b = send_[static_cast<size_t>(roles_.shard_rank(s))];
       b.resize((nu + ni) * row_bytes);
       if (nu) std::memcpy(b.data(), ugrad_.data() + uoff[s] * width_, nu * row_bytes);
-      if (ni) std::memcpy(b.data() + nu * row_bytes, igrad_.data() + ioff[s] * width_, ni * row_bytes);
-      stats_.bytes_pulled += static_cast<int64_t>(kHeaderBytes + sizeof(int32_t) * (nu + ni) +
-                                                  (nu + ni) * row_bytes);
+      if (ni)
+        std::memcpy(b.data() + nu * row_bytes, igrad_.data() + ioff[s] * width_, ni * row_bytes);
+      stats_.bytes_pulled +=
+          static_cast<int64_t>(kHeaderBytes + sizeof(int32_t) * (nu + ni) + (nu + ni) * row_bytes);
       stats_.bytes_pushed += static_cast<int64_t>((nu + ni) * row_bytes);
       stats_.rows_pulled += static_cast<int64_t>(nu + ni);
     }
@@ -186,8 +207,137 @@ void Trainer::Step(int64_t global_step, const std::vector<int32_t>& order) {
                            grads.as<float>() + static_cast<size_t>(nu) * width_);
     }
     shard_->ApplyStep(PrepareStep(config_.optimizer, width_, schedule_.Lr(global_step),
-                                  schedule_.Mom(global_step), global_step + 1));
+                                  schedule_.Mom(global_step), global_step + 1),
+                      pool_.get());
   }
+  ++stats_.steps;
+}
+
+namespace {
+// count[s] = samples in slot s (s < num_slots), then the balanced split of the slots.
+void SplitSlots(const std::vector<int32_t>& slot_of, int64_t n, int64_t num_slots, int parts,
+                std::vector<int32_t>* count, std::vector<int32_t>* bounds) {
+  count->assign(static_cast<size_t>(num_slots) + 1, 0);  // + the zero slot of unknown ids
+  for (int64_t i = 0; i < n; ++i) ++(*count)[static_cast<size_t>(slot_of[static_cast<size_t>(i)])];
+  bounds->resize(static_cast<size_t>(parts) + 1);
+  BalancedSlotRanges(count->data(), static_cast<int32_t>(num_slots), parts, bounds->data());
+}
+}  // namespace
+
+double Trainer::ComputeGradients(int64_t n, int64_t global_batch) {
+  const int threads = pool_->size();
+  const int k = config_.dims.k;
+  const int64_t nu = user_groups_.num_unique();
+  const int64_t ni = item_groups_.num_unique();
+  ugrad_.resize(static_cast<size_t>(nu * width_));
+  igrad_.resize(static_cast<size_t>(ni * width_));
+  err_.resize(static_cast<size_t>(n));
+  delta_.resize(static_cast<size_t>(n));
+  SplitSlots(user_slot_, n, nu, threads, &ucount_, &ubounds_);
+  SplitSlots(item_slot_, n, ni, threads, &icount_, &ibounds_);
+  const SampleRows rows{urows_.data(), irows_.data(), user_slot_.data(), item_slot_.data()};
+  pool_->Run([&](int t) {
+    int64_t begin, end;
+    SplitRange(n, t, threads, &begin, &end);
+    ForwardDeltas(config_.dims, rows, batch_ratings_.data(), global_batch, begin, end, err_.data(),
+                  delta_.data());
+  });
+  const double sse = SumSquares(err_.data(), n);
+  pool_->Run([&](int t) {
+    ReduceRows(k, n, user_slot_.data(), delta_.data(), irows_.data(), item_slot_.data(),
+               ubounds_[static_cast<size_t>(t)], ubounds_[static_cast<size_t>(t) + 1],
+               ugrad_.data());
+    ReduceRows(k, n, item_slot_.data(), delta_.data(), urows_.data(), user_slot_.data(),
+               ibounds_[static_cast<size_t>(t)], ibounds_[static_cast<size_t>(t) + 1],
+               igrad_.data());
+  });
+  return sse;
+}
+
+void Trainer::FusedStep(int64_t global_step, const std::vector<int32_t>& order) {
+  const int64_t n_train = static_cast<int64_t>(data_->train.size());
+  const int64_t begin = (global_step % steps_per_epoch_) * config_.batch_size;
+  const int64_t n = std::min(config_.batch_size, n_train - begin);
+  const int threads = pool_->size();
+  const int k = config_.dims.k;
+  current_step_ = global_step;
+  batch_users_.resize(static_cast<size_t>(n));
+  batch_items_.resize(static_cast<size_t>(n));
+  batch_ratings_.resize(static_cast<size_t>(n));
+  err_.resize(static_cast<size_t>(n));
+  delta_.resize(static_cast<size_t>(n));
+  const int32_t* idx = order.data() + begin;
+
+  // Phase 1: the batch's rows and their dedup, one table per thread.
+  auto users = [&] {
+    constexpr int64_t kAhead = 64;  // the ratings are read in random order: prefetch
+    for (int64_t i = 0; i < n; ++i) {
+      if (i + kAhead < n) {
+        const size_t a = static_cast<size_t>(idx[i + kAhead]);
+        __builtin_prefetch(&data_->train.user[a]);
+        __builtin_prefetch(&data_->train.rating[a]);
+      }
+      const size_t r = static_cast<size_t>(idx[i]);
+      batch_users_[static_cast<size_t>(i)] = data_->train.user[r];
+      batch_ratings_[static_cast<size_t>(i)] = data_->train.rating[r];
+    }
+    user_groups_.Group(batch_users_.data(), n, 1, &user_slot_);
+    SplitSlots(user_slot_, n, user_groups_.num_unique(), threads, &ucount_, &ubounds_);
+  };
+  auto items = [&] {
+    for (int64_t i = 0; i < n; ++i) {
+      if (i + 64 < n) __builtin_prefetch(&data_->train.item[static_cast<size_t>(idx[i + 64])]);
+      batch_items_[static_cast<size_t>(i)] = data_->train.item[static_cast<size_t>(idx[i])];
+    }
+    item_groups_.Group(batch_items_.data(), n, 1, &item_slot_);
+    SplitSlots(item_slot_, n, item_groups_.num_unique(), threads, &icount_, &ibounds_);
+  };
+  pool_->Run([&](int t) {
+    if (t == 0) users();
+    if (t == (threads > 1 ? 1 : 0)) items();
+  });
+  const int64_t nu = user_groups_.num_unique();
+  const int64_t ni = item_groups_.num_unique();
+  ugrad_.resize(static_cast<size_t>(nu * width_));
+  igrad_.resize(static_cast<size_t>(ni * width_));
+
+  // Phase 2: forward, on the shard's own rows (one shard: local row = global row).
+  const float* utable = shard_->values(kUserTable).data();
+  const float* itable = shard_->values(kItemTable).data();
+  const SampleRows rows{utable, itable, batch_users_.data(), batch_items_.data()};
+  pool_->Run([&](int t) {
+    int64_t b, e;
+    SplitRange(n, t, threads, &b, &e);
+    ForwardDeltas(config_.dims, rows, batch_ratings_.data(), n, b, e, err_.data(), delta_.data());
+  });
+  train_sse_ += SumSquares(err_.data(), n);
+
+  // Phase 3: one gradient row per unique row; phase 4: the optimizer on exactly those rows.
+  pool_->Run([&](int t) {
+    ReduceRows(k, n, user_slot_.data(), delta_.data(), itable, batch_items_.data(),
+               ubounds_[static_cast<size_t>(t)], ubounds_[static_cast<size_t>(t) + 1],
+               ugrad_.data());
+    ReduceRows(k, n, item_slot_.data(), delta_.data(), utable, batch_users_.data(),
+               ibounds_[static_cast<size_t>(t)], ibounds_[static_cast<size_t>(t) + 1],
+               igrad_.data());
+  });
+  const PreparedStep step = PrepareStep(config_.optimizer, width_, schedule_.Lr(global_step),
+                                        schedule_.Mom(global_step), global_step + 1);
+  pool_->Run([&](int t) {
+    shard_->UpdateRows(kUserTable, step, user_groups_.unique().data(), ugrad_.data(),
+                       ubounds_[static_cast<size_t>(t)], ubounds_[static_cast<size_t>(t) + 1]);
+    shard_->UpdateRows(kItemTable, step, item_groups_.unique().data(), igrad_.data(),
+                       ibounds_[static_cast<size_t>(t)], ibounds_[static_cast<size_t>(t) + 1]);
+  });
+
+  // The counts of the exchange path with one shard, so that metrics do not depend on the path.
+  const int64_t rows_touched = nu + ni;
+  const int64_t row_bytes = static_cast<int64_t>(sizeof(float)) * width_;
+  stats_.bytes_pulled += static_cast<int64_t>(kHeaderBytes) +
+                         static_cast<int64_t>(sizeof(int32_t)) * rows_touched +
+                         rows_touched * row_bytes;
+  stats_.bytes_pushed += rows_touched * row_bytes;
+  stats_.rows_pulled += rows_touched;
   ++stats_.steps;
 }
 
@@ -208,11 +358,16 @@ void Trainer::Evaluate(double* sse, int64_t* count) {
     }
     Pull(data_->valid.user.data() + begin, data_->valid.item.data() + begin, m);
     if (worker_ >= 0 && m > 0) {
-      // Rows: the unique ones plus the zero row of unknown ids (Pull).
-      local[0] += kernels_->Evaluate(config_.dims, m, user_slot_.data(), item_slot_.data(),
-                                     data_->valid.rating.data() + begin,
-                                     user_groups_.num_unique() + 1, urows_.data(),
-                                     item_groups_.num_unique() + 1, irows_.data(), nullptr);
+      const float* rating = data_->valid.rating.data() + begin;
+      if (kernels_) {  // rows: the unique ones plus the zero row of unknown ids (Pull)
+        local[0] += kernels_->Evaluate(config_.dims, m, user_slot_.data(), item_slot_.data(),
+                                       rating, user_groups_.num_unique() + 1, urows_.data(),
+                                       item_groups_.num_unique() + 1, irows_.data(), nullptr);
+      } else {
+        local[0] += cfps::Evaluate<float>(config_.dims, m, user_slot_.data(), item_slot_.data(),
+                                          rating, urows_.data(), irows_.data(),
+                                          static_cast<float*>(nullptr));
+      }
       local[1] += static_cast<double>(m);
     }
   }

@@ -24,6 +24,7 @@
 #include "common/exchange.h"
 #include "common/roles.h"
 #include "common/schedule.h"
+#include "common/thread_pool.h"
 #include "ps/shard.h"
 #include "worker/batch.h"
 #include "worker/batch_kernels.h"
@@ -41,15 +42,20 @@ struct TrainConfig {
   uint64_t seed = 42;
   double init_std = 0.01;
   int64_t eval_batch = 16384;  // validation ratings per worker per evaluation round
-  // Where a worker rank computes (worker/batch_kernels.h): kCpu or kCuda on GPU `gpu`, resolved
-  // from --device by ChooseDevice. Ranks that only serve use the CPU whatever this says.
+  int threads = 1;             // threads of this rank for the phases of a step (>= 1)
+  // With one rank (it serves the only shard and is the only worker), run the step on the shard's
+  // own rows: no pull copies, no push copies. Same bits as the exchange path (tested); false forces
+  // the exchange path, for that test.
+  bool fused_single_rank = true;
+  // Where a worker rank computes (worker/batch_kernels.h): kCpu (the phases above) or kCuda on
+  // GPU `gpu`, resolved from --device by ChooseDevice. Ranks that only serve ignore it.
   Device device = Device::kCpu;
   int gpu = -1;
 };
 
 struct EpochMetrics {
   int epoch = 0;
-  int64_t step = 0;  // global steps done so far
+  int64_t step = 0;       // global steps done so far
   double train_loss = 0;  // mean squared error over the epoch's training ratings
   double valid_mse = 0;
   double valid_rmse = 0;
@@ -109,6 +115,10 @@ class Trainer {
   // item_slot_, urows_, irows_. Shard side answers. Every rank calls it (n = 0 when not a worker).
   void Pull(const int32_t* users, const int32_t* items, int64_t n);
   void Serve();
+  // The whole step of a single-rank job on the shard's rows (see fused_single_rank).
+  void FusedStep(int64_t global_step, const std::vector<int32_t>& order);
+  // The worker's forward and backward on the pulled rows, over the pool; returns the slice's SSE.
+  double ComputeGradients(int64_t n, int64_t global_batch);
 
   Exchange* exchange_;
   Roles roles_;
@@ -120,7 +130,8 @@ class Trainer {
   int width_;
   int64_t steps_per_epoch_;
   std::unique_ptr<Shard> shard_;
-  std::unique_ptr<BatchKernels> kernels_;  // forward/backward of the worker's slice (CPU or GPU)
+  // The CUDA kernels of a worker with --device cuda (then no fused step); nullptr: the CPU phases.
+  std::unique_ptr<BatchKernels> kernels_;
 
   // Worker state, reused every step.
   RowGrouper user_groups_, item_groups_;
@@ -128,6 +139,11 @@ class Trainer {
   std::vector<float> batch_ratings_;
   std::vector<float> urows_, irows_, ugrad_, igrad_;
   std::vector<Buffer> send_, requests_, replies_, pushes_;
+
+  std::unique_ptr<ThreadPool> pool_;
+  bool fused_ = false;
+  std::vector<float> err_, delta_;
+  std::vector<int32_t> ucount_, icount_, ubounds_, ibounds_;
 
   StepStats stats_;
   int64_t current_step_ = 0;  // for the watchdog's message

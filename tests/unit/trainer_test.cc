@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
+#include <tuple>
 #include <vector>
 
 #include "tests/test_util.h"
@@ -20,7 +22,9 @@ std::vector<EpochMetrics> TrainAllEpochs(Trainer* trainer) {
   return epochs;
 }
 
-class LocalTrainerTest : public ::testing::TestWithParam<OptimizerKind> {};
+// (optimizer, threads, fused): the fused single-rank step and the exchange path, on 1 to 3
+// threads, all give the reference's bits.
+class LocalTrainerTest : public ::testing::TestWithParam<std::tuple<OptimizerKind, int, bool>> {};
 
 TEST_P(LocalTrainerTest, MatchesTheDenseReferenceBitwise) {
   const Dataset data = testing::MakeRandomDataset(31, 17, 250, 40, 3);
@@ -28,7 +32,9 @@ TEST_P(LocalTrainerTest, MatchesTheDenseReferenceBitwise) {
   c.dims.k = 5;
   c.epochs = 3;
   c.batch_size = 16;
-  c.optimizer.kind = GetParam();
+  c.optimizer.kind = std::get<0>(GetParam());
+  c.threads = std::get<1>(GetParam());
+  c.fused_single_rank = std::get<2>(GetParam());
   c.lr = 0.02;
   c.init_std = 0.1;
   LocalExchange ex;
@@ -51,9 +57,15 @@ TEST_P(LocalTrainerTest, MatchesTheDenseReferenceBitwise) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Optimizers, LocalTrainerTest,
-                         ::testing::Values(OptimizerKind::kAdam, OptimizerKind::kSgd,
-                                           OptimizerKind::kAdagrad),
-                         [](const auto& info) { return std::string(OptimizerName(info.param)); });
+                         ::testing::Combine(::testing::Values(OptimizerKind::kAdam,
+                                                              OptimizerKind::kSgd,
+                                                              OptimizerKind::kAdagrad),
+                                            ::testing::Values(1, 2, 3), ::testing::Bool()),
+                         [](const auto& info) {
+                           return std::string(OptimizerName(std::get<0>(info.param))) + "_threads" +
+                                  std::to_string(std::get<1>(info.param)) +
+                                  (std::get<2>(info.param) ? "_fused" : "_exchange");
+                         });
 
 TEST(LocalTrainerTest, LearnsAPlantedSignal) {
   // Ratings that depend only on the item: the model must get well below the variance.

@@ -1,0 +1,42 @@
+#pragma once
+// The per-sample arithmetic shared by the reference kernels (worker/cpu_kernels.cc) and their
+// phased, multi-threaded form (worker/phase_kernels.cc): one definition, so the two cannot drift.
+// Order of operations: worker/kernels.h.
+
+#include <cmath>
+
+namespace cfps {
+namespace kernel_math {
+
+// Partial sums of the dot product; see worker/kernels.h for the exact order.
+constexpr int kDotLanes = 8;
+
+template <typename T>
+inline T Dot(const T* __restrict a, const T* __restrict b, int k) {
+  T acc[kDotLanes] = {};
+  int f = 0;
+  for (; f + kDotLanes <= k; f += kDotLanes) {
+    for (int l = 0; l < kDotLanes; ++l) acc[l] += a[f + l] * b[f + l];
+  }
+  for (int l = 0; f + l < k; ++l) acc[l] += a[f + l] * b[f + l];
+  // Fixed tree: lanes l and l+4, then l and l+2, then 0 and 1 (what a horizontal SIMD sum does).
+  const T s0 = acc[0] + acc[4], s1 = acc[1] + acc[5], s2 = acc[2] + acc[6], s3 = acc[3] + acc[7];
+  return (s0 + s2) + (s1 + s3);
+}
+
+// g[0..k-1] += delta * x[0..k-1]; g[k] += delta.
+template <typename T>
+inline void AddScaledRow(T delta, const T* __restrict x, int k, T* __restrict g) {
+  for (int f = 0; f < k; ++f) g[f] += delta * x[f];
+  g[k] += delta;
+}
+
+// The forward pass of one sample; returns s = sigmoid(raw), the only value backward needs.
+template <typename T>
+inline T Sigmoid(const T* __restrict u, const T* __restrict v, int k) {
+  const T raw = Dot(u, v, k) + (u[k] + v[k]);
+  return T(1) / (T(1) + std::exp(-raw));
+}
+
+}  // namespace kernel_math
+}  // namespace cfps

@@ -1,0 +1,80 @@
+// The phased kernels (contract: worker/phase_kernels.h; arithmetic: worker/kernels.h).
+
+#include "worker/phase_kernels.h"
+
+#include "common/simd.h"
+#include "common/status.h"
+#include "worker/kernel_math.h"
+
+namespace cfps {
+
+namespace {
+// Samples ahead whose rows are prefetched: enough to cover a DRAM miss with a few rows in flight.
+constexpr int64_t kPrefetchAhead = 16;
+}  // namespace
+
+CFPS_SIMD_CLONES
+void ForwardDeltas(const ModelDims& dims, const SampleRows& rows, const float* rating,
+                   int64_t global_batch, int64_t begin, int64_t end, float* err, float* delta) {
+  CFPS_CHECK_GE(global_batch, 1);
+  const int k = dims.k;
+  const int width = k + 1;
+  const float lo = static_cast<float>(dims.lo);
+  const float range = static_cast<float>(dims.hi - dims.lo);
+  const float two_over_b = static_cast<float>(2.0 / static_cast<double>(global_batch));
+  const int64_t ahead_end = end - kPrefetchAhead;
+  for (int64_t i = begin; i < end; ++i) {
+    if (i < ahead_end) {
+      PrefetchRow(rows.user_base + static_cast<int64_t>(rows.user_row[i + kPrefetchAhead]) * width,
+                  width);
+      PrefetchRow(rows.item_base + static_cast<int64_t>(rows.item_row[i + kPrefetchAhead]) * width,
+                  width);
+    }
+    const float* u = rows.user_base + static_cast<int64_t>(rows.user_row[i]) * width;
+    const float* v = rows.item_base + static_cast<int64_t>(rows.item_row[i]) * width;
+    const float s = kernel_math::Sigmoid(u, v, k);
+    const float e = (s * range + lo) - rating[i];
+    err[i] = e;
+    delta[i] = two_over_b * e * range * s * (1.0f - s);
+  }
+}
+
+double SumSquares(const float* err, int64_t n) {
+  double sse = 0.0;
+  for (int64_t i = 0; i < n; ++i) sse += static_cast<double>(err[i]) * static_cast<double>(err[i]);
+  return sse;
+}
+
+CFPS_SIMD_CLONES
+void ReduceRows(int k, int64_t n, const int32_t* slot_of, const float* delta,
+                const float* other_base, const int32_t* other_row, int32_t first, int32_t last,
+                float* out) {
+  const int64_t width = k + 1;
+  for (int64_t j = static_cast<int64_t>(first) * width; j < static_cast<int64_t>(last) * width;
+       ++j) {
+    out[j] = 0.0f;
+  }
+  if (first >= last) return;
+  // Rows of the other table were read by ForwardDeltas moments ago: mostly still in cache.
+  for (int64_t i = 0; i < n; ++i) {
+    const int32_t s = slot_of[i];
+    if (s < first || s >= last) continue;
+    kernel_math::AddScaledRow(delta[i], other_base + static_cast<int64_t>(other_row[i]) * width, k,
+                              out + static_cast<int64_t>(s) * width);
+  }
+}
+
+void BalancedSlotRanges(const int32_t* count, int32_t num_slots, int parts, int32_t* bounds) {
+  int64_t total = 0;
+  for (int32_t s = 0; s < num_slots; ++s) total += count[s];
+  bounds[0] = 0;
+  int part = 1;
+  int64_t seen = 0;
+  for (int32_t s = 0; s < num_slots && part < parts; ++s) {
+    seen += count[s];
+    while (part < parts && seen * parts >= total * part) bounds[part++] = s + 1;
+  }
+  while (part <= parts) bounds[part++] = num_slots;
+}
+
+}  // namespace cfps

@@ -1,0 +1,58 @@
+#pragma once
+// The kernels of worker/kernels.h cut into phases that several threads can run without changing a
+// single bit of the result (tests/unit/phase_kernels_test.cc checks them against ForwardBackward):
+//
+//   1. ForwardDeltas   samples [begin, end): err_i and delta_i of every sample (any split of the
+//                      samples: each sample's arithmetic is independent).
+//   2. SumSquares      sse = sum of double(err_i)^2 in sample order (serial: it is n additions).
+//   3. ReduceRows      gradient rows of slots [first, last): for each such slot, the rows of its
+//                      samples scaled by delta_i, added in increasing sample order, starting from
+//                      zero: the very additions ForwardBackward makes into that row.
+// Rows are reached through a base pointer and a row index per sample (row_of[i] * width), so the
+// same code reads gathered rows (slots into a pull buffer) or a shard's own table (global rows).
+// Prefetching the rows of samples a few places ahead hides most of the DRAM latency of a table
+// that does not fit in the caches.
+
+#include <cstdint>
+
+#include "worker/kernels.h"
+
+namespace cfps {
+
+struct SampleRows {
+  const float* user_base;  // row r of the user side is user_base + r * width
+  const float* item_base;
+  const int32_t* user_row;  // per sample
+  const int32_t* item_row;
+};
+
+void ForwardDeltas(const ModelDims& dims, const SampleRows& rows, const float* rating,
+                   int64_t global_batch, int64_t begin, int64_t end, float* err, float* delta);
+
+double SumSquares(const float* err, int64_t n);
+
+// Gradient rows of the slots in [first, last) of one table: out[slot] (width floats, zeroed here)
+// = sum over samples i with slot_of[i] == slot, in increasing i, of delta_i * [other_i, 1], where
+// other_i = other_base + other_row[i] * width is the sample's row in the other table.
+void ReduceRows(int k, int64_t n, const int32_t* slot_of, const float* delta,
+                const float* other_base, const int32_t* other_row, int32_t first, int32_t last,
+                float* out);
+
+// Splits slots [0, num_slots) into `parts` ranges holding about equal numbers of samples
+// (count[s] samples in slot s); bounds gets parts + 1 entries.
+void BalancedSlotRanges(const int32_t* count, int32_t num_slots, int parts, int32_t* bounds);
+
+inline void PrefetchRow(const float* row, int width) {
+  const char* p = reinterpret_cast<const char*>(row);
+  const int bytes = width * static_cast<int>(sizeof(float));
+  for (int off = 0; off < bytes; off += 64) __builtin_prefetch(p + off, 0, 3);
+  __builtin_prefetch(p + bytes - 1, 0, 3);
+}
+inline void PrefetchRowForWrite(float* row, int width) {
+  const char* p = reinterpret_cast<const char*>(row);
+  const int bytes = width * static_cast<int>(sizeof(float));
+  for (int off = 0; off < bytes; off += 64) __builtin_prefetch(p + off, 1, 3);
+  __builtin_prefetch(p + bytes - 1, 1, 3);
+}
+
+}  // namespace cfps
