@@ -136,7 +136,7 @@ Status ParseYRange(const std::vector<std::string>& tokens, double* lo, double* h
 
 Status ParseTrainOptions(int argc, const char* const* argv, TrainOptions* out, std::string* help) {
   TrainOptions o;
-  std::string format = "auto", optimizer = "adam", schedule = "one-cycle", config;
+  std::string format = "auto", optimizer = "adam", schedule = "one-cycle", config, device;
   std::string progress = "auto";
   std::vector<std::string> y_range;
   uint64_t seed = 42;
@@ -200,6 +200,10 @@ Status ParseTrainOptions(int argc, const char* const* argv, TrainOptions* out, s
        "for epochs of 5 s or more. The loss shown is the training MSE so far in the epoch, "
        "summed over the workers when the ranks check for stop requests (every 16 steps): no "
        "extra communication")
+      ("device", po::value(&device)->default_value("auto"),
+       ("auto|cpu|cuda: where workers compute the batch; auto takes a GPU when one is visible "
+        "(worker ranks of a node share its GPUs round-robin), cuda fails without one. This "
+        "build: " + CudaBuildInfo()).c_str())
       ("config", po::value(&config), "read options from an INI file (command line wins)")
       ("help,h", "show this help");
   po::options_description all(100);
@@ -220,6 +224,7 @@ Status ParseTrainOptions(int argc, const char* const* argv, TrainOptions* out, s
   if (o.data.data.empty()) return Status::InvalidArgument("--data is required (a ratings file)");
   CFPS_RETURN_IF_ERROR(ParseRatingsFormat(format, &o.data.read.format));
   CFPS_RETURN_IF_ERROR(ParseOptimizerKind(optimizer, &o.train.optimizer.kind));
+  CFPS_RETURN_IF_ERROR(ParseDevice(device, &o.device));
   if (schedule == "one-cycle") {
     o.train.schedule = ScheduleKind::kOneCycle;
   } else if (schedule == "constant") {
@@ -319,7 +324,8 @@ std::string MainUsage() {
          "  inspect CKPT  print a checkpoint's MANIFEST and verify every checksum\n"
          "  export  write a checkpoint's model as NumPy files (--checkpoint CKPT --out DIR)\n"
          "  recommend  top-N items for a user, most similar items, item biases (from --export)\n"
-         "  plot    draw train/valid loss per epoch from --metrics-out as an SVG\n";
+         "  plot    draw train/valid loss per epoch from --metrics-out as an SVG\n\n"
+         "build: " + CudaBuildInfo() + "\n";
 }
 
 }  // namespace cfps

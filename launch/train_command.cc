@@ -132,6 +132,18 @@ int RunTrain(int argc, const char* const* argv) {
     ex->SetActivity("loading the data", -1);
   }
 
+  // --device: each worker rank takes a GPU or the CPU; one line says which (rank 0).
+  ex->SetActivity("choosing the device", -1);
+  std::string device_line;
+  if (AnyFailed(ex, ChooseDevice(ex, roles, opt.device, &opt.train.device, &opt.train.gpu,
+                                 &device_line))) {
+    return 1;
+  }
+  if (rank == 0 && !device_line.empty()) {
+    std::printf("cfps: %s\n", device_line.c_str());
+    std::fflush(stdout);
+  }
+
   Dataset data;
   const double load_start = WallNow();
   if (AnyFailed(ex, BuildDataset(opt.data, &data))) return 1;

@@ -44,8 +44,11 @@ Trainer::Trainer(Exchange* exchange, const Roles& roles, const Dataset* data,
                                      config.optimizer, config.seed, config.init_std);
   }
   pool_ = std::make_unique<ThreadPool>(std::max(1, config.threads));
+  if (worker_ >= 0 && config.device == Device::kCuda) {
+    kernels_ = MakeBatchKernels(Device::kCuda, config.gpu, rank_);
+  }
   fused_ = config.fused_single_rank && roles.num_ranks() == 1 && roles.serves(rank_) &&
-           roles.trains(rank_);
+           roles.trains(rank_) && !kernels_;
   const size_t n = static_cast<size_t>(roles.num_ranks());
   send_.resize(n);
   requests_.resize(n);
@@ -157,7 +160,17 @@ void Trainer::Step(int64_t global_step, const std::vector<int32_t>& order) {
   Pull(batch_users_.data(), batch_items_.data(), n);
 
   if (worker_ >= 0) {
-    train_sse_ += ComputeGradients(n, length);
+    if (kernels_) {
+      const int64_t nu_all = user_groups_.num_unique();
+      const int64_t ni_all = item_groups_.num_unique();
+      ugrad_.resize(static_cast<size_t>(nu_all * width_));  // the kernels write every row
+      igrad_.resize(static_cast<size_t>(ni_all * width_));
+      train_sse_ += kernels_->ForwardBackward(
+          config_.dims, n, user_slot_.data(), item_slot_.data(), batch_ratings_.data(), nu_all,
+          urows_.data(), ni_all, irows_.data(), length, ugrad_.data(), igrad_.data());
+    } else {
+      train_sse_ += ComputeGradients(n, length);
+    }
     const auto& uoff = user_groups_.offsets();
     const auto& ioff = item_groups_.offsets();
     for (int s = 0; s < num_shards; ++s) {
@@ -368,9 +381,16 @@ void Trainer::Evaluate(double* sse, int64_t* count) {
     }
     Pull(batch_users_.data(), batch_items_.data(), m);
     if (worker_ >= 0 && m > 0) {
-      local[0] += cfps::Evaluate<float>(config_.dims, m, user_slot_.data(), item_slot_.data(),
-                                        batch_ratings_.data(), urows_.data(), irows_.data(),
-                                        static_cast<float*>(nullptr));
+      const float* rating = batch_ratings_.data();
+      if (kernels_) {  // rows: the unique ones plus the zero row of unknown ids (Pull)
+        local[0] += kernels_->Evaluate(config_.dims, m, user_slot_.data(), item_slot_.data(),
+                                       rating, user_groups_.num_unique() + 1, urows_.data(),
+                                       item_groups_.num_unique() + 1, irows_.data(), nullptr);
+      } else {
+        local[0] += cfps::Evaluate<float>(config_.dims, m, user_slot_.data(), item_slot_.data(),
+                                          rating, urows_.data(), irows_.data(),
+                                          static_cast<float*>(nullptr));
+      }
       local[1] += static_cast<double>(m);
     }
   }

@@ -27,6 +27,7 @@
 #include "common/thread_pool.h"
 #include "ps/shard.h"
 #include "worker/batch.h"
+#include "worker/batch_kernels.h"
 #include "worker/kernels.h"
 
 namespace cfps {
@@ -46,6 +47,10 @@ struct TrainConfig {
   // own rows: no pull copies, no push copies. Same bits as the exchange path (tested); false forces
   // the exchange path, for that test.
   bool fused_single_rank = true;
+  // Where a worker rank computes (worker/batch_kernels.h): kCpu (the phases above) or kCuda on
+  // GPU `gpu`, resolved from --device by ChooseDevice. Ranks that only serve ignore it.
+  Device device = Device::kCpu;
+  int gpu = -1;
 };
 
 struct EpochMetrics {
@@ -125,6 +130,8 @@ class Trainer {
   int width_;
   int64_t steps_per_epoch_;
   std::unique_ptr<Shard> shard_;
+  // The CUDA kernels of a worker with --device cuda (then no fused step); nullptr: the CPU phases.
+  std::unique_ptr<BatchKernels> kernels_;
 
   // Worker state, reused every step.
   RowGrouper user_groups_, item_groups_;

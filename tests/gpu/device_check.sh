@@ -1,0 +1,158 @@
+#!/usr/bin/env bash
+# The device check: everything the GPU path needs verified on a real GPU, in one run of a few
+# minutes (budget: under 8 minutes on an H100/H200). From the repository root:
+#
+#     bash tests/gpu/device_check.sh            # writes under $OUT, or out/device_check/
+#
+#  1. the machine: nvidia-smi, nvcc, compilers;
+#  2. configure and build with CUDA (-DCFPS_CUDA=ON: no silent CPU-only build) into $BUILD
+#     (default build-gpu; an existing CUDA build there is reused);
+#  3. the GPU tests (ctest -L gpu: gpu_tests and gpu_device_cli): CUDA vs CPU on random batches
+#     (k = 1, 16, 50, 64, 128), bitwise determinism, out of memory, whole trainings;
+#  4. the kernel benchmark: 25M ratings of the ML-25M shape, k=64, batches of 65,536: ratings/s
+#     and GB/s against the card's memory bandwidth;
+#  5. cfps train on generated ml-100k-shaped data with --device cuda and --device cpu (one
+#     process at batch 64 and 1024, and 1 server + 2 workers under mpirun), valid MSE side by side.
+# Every step has its own time limit; a failing step is reported and the others still run. The
+# summary (and the exit status: 0 only if every step passed) is at the end of the log.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+SRC=$(pwd)
+OUT=${OUT:-$SRC/out/device_check}
+mkdir -p "$OUT"
+LOG=$OUT/device_check.log
+exec > >(tee "$LOG") 2>&1
+BUILD=${BUILD:-build-gpu}
+JOBS=${JOBS:-$(nproc)}
+export PATH=$PATH:/usr/local/cuda/bin
+. launch/env.sh
+START=$(date +%s)
+FAILED=""
+step() { echo; echo "=== [$(( $(date +%s) - START )) s] $*"; }
+record() {  # NAME RC
+  if [ "$2" = 0 ]; then echo "--- $1: ok"; else echo "--- $1: FAILED (exit $2)"; FAILED="$FAILED $1"; fi
+}
+
+step "1. machine"
+date -u
+nvidia-smi || echo "(no nvidia-smi)"
+nvidia-smi --query-gpu=name,memory.total,clocks.max.memory,driver_version --format=csv 2>/dev/null
+nvcc --version 2>/dev/null | tail -2 || echo "(no nvcc on PATH)"
+cmake --version | head -1; g++ --version | head -1; mpirun --version 2>/dev/null | head -1
+echo "cores: $(nproc); git: $(git rev-parse --short HEAD 2>/dev/null) $(git status --short 2>/dev/null | wc -l) changed files"
+
+step "2. configure and build with CUDA into $BUILD (-j$JOBS)"
+if [ -x "$BUILD/cfps" ] && "$BUILD/cfps" --help | grep -q "cuda: built for"; then
+  echo "reusing the CUDA build in $BUILD"
+  timeout 400 cmake --build "$BUILD" -j"$JOBS" > "$OUT/build.log" 2>&1
+  rc=$?
+else
+  { timeout 120 cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCFPS_CUDA=ON \
+      && timeout 400 cmake --build "$BUILD" -j"$JOBS"; } > "$OUT/build.log" 2>&1
+  rc=$?
+fi
+tail -5 "$OUT/build.log"
+record build $rc
+if [ $rc != 0 ]; then
+  grep -E "error|Error" "$OUT/build.log" | head -20
+  echo "SUMMARY: the build failed; nothing else can run (log: $OUT/build.log)"
+  exit 1
+fi
+"$BUILD/cfps" --help | tail -1
+echo "build took $(( $(date +%s) - START )) s so far"
+
+step "3. GPU tests (gpu_tests in one process, then ctest's gpu_device_cli)"
+timeout 300 "$BUILD/tests/gpu_tests" > "$OUT/gpu_tests.log" 2>&1
+rc=$?
+# The seeds, the bitwise-agreement counts and the training MSEs the tests print, then the verdict.
+grep -E "^\[ (seed|bits|train) " "$OUT/gpu_tests.log"
+grep -E "^\[ *(OK|FAILED|SKIPPED|PASSED) " "$OUT/gpu_tests.log" | tail -25
+grep -B2 -A12 "Failure" "$OUT/gpu_tests.log" | head -80
+record gpu_tests $rc
+if grep -q "no GPU: " "$OUT/gpu_tests.log"; then
+  grep -m1 "no GPU: " "$OUT/gpu_tests.log"
+  record gpu_visible 1  # the CUDA tests skipped: they did not check anything here
+fi
+timeout 120 ctest --test-dir "$BUILD" -R gpu_device_cli --output-on-failure > "$OUT/device_cli.log" 2>&1
+rc=$?
+grep -E "^ok:|FAIL|tests passed" "$OUT/device_cli.log"
+record gpu_device_cli $rc
+
+step "4. kernel benchmark (ML-25M shape, k=64, batch 65,536)"
+NAME=$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1)
+case "$NAME" in  # datasheet values, used only when the runtime does not report the memory clock
+  *H200*) PEAK_FALLBACK=4800 ;;
+  *H100*PCIe*) PEAK_FALLBACK=2000 ;;
+  *H100*) PEAK_FALLBACK=3350 ;;
+  *A100*80GB*) PEAK_FALLBACK=2039 ;;
+  *A100*) PEAK_FALLBACK=1555 ;;
+  *) PEAK_FALLBACK=0 ;;
+esac
+PEAK_ARG=""
+timeout 240 "$BUILD/tests/kernel_bench" > "$OUT/kernel_bench.txt" 2>&1
+rc=$?
+if [ $rc = 0 ] && grep -q "peak_gb_per_s=0 " "$OUT/kernel_bench.txt" && [ "$PEAK_FALLBACK" != 0 ]; then
+  echo "(the runtime reports no memory clock: rerunning with the datasheet's $PEAK_FALLBACK GB/s for $NAME)"
+  PEAK_ARG="--peak-gbs $PEAK_FALLBACK"
+  timeout 240 "$BUILD/tests/kernel_bench" $PEAK_ARG > "$OUT/kernel_bench.txt" 2>&1
+  rc=$?
+fi
+cat "$OUT/kernel_bench.txt"
+record kernel_bench $rc
+# A smaller batch (the latency-bound regime) for contrast.
+timeout 120 "$BUILD/tests/kernel_bench" --ratings 5000000 --batch 8192 --batches 200 \
+  --cpu-batches 1 $PEAK_ARG > "$OUT/kernel_bench_8192.txt" 2>&1
+record kernel_bench_8192 $?
+grep -E "^(batches|kernels|whole call|RESULT)" "$OUT/kernel_bench_8192.txt"
+
+step "5. cfps train on ml-100k-shaped data: --device cuda vs --device cpu"
+DATA=$OUT/ml100k_shape.data
+"$BUILD/cfps" gen --out "$DATA" > /dev/null
+train() {  # NAME LAUNCHER... -- ARGS...
+  local name=$1; shift
+  timeout 300 "$@" --metrics-out "$OUT/$name.jsonl" > "$OUT/$name.txt" 2>&1
+  local rc=$?
+  grep -E "^(cfps: device|cfps: rank|epoch|[0-9]+ )|error" "$OUT/$name.txt" | sed "s/^/$name: /"
+  record "$name" $rc
+}
+for bs in 64 1024; do
+  train "train_cuda_b$bs" "$BUILD/cfps" train --data "$DATA" --batch-size $bs --device cuda
+  train "train_cpu_b$bs" "$BUILD/cfps" train --data "$DATA" --batch-size $bs --device cpu
+done
+train train_cuda_mpi3 mpirun -np 3 "$BUILD/cfps" train --ps 1 --data "$DATA" --batch-size 1024 --device cuda
+train train_cpu_mpi3 mpirun -np 3 "$BUILD/cfps" train --ps 1 --data "$DATA" --batch-size 1024 --device cpu
+"${PYTHON:-python3}" - "$OUT" <<'EOF'
+import json, sys, os
+out = sys.argv[1]
+def last(name):
+    p = os.path.join(out, name + '.jsonl')
+    try:
+        lines = [json.loads(l) for l in open(p) if l.strip()]
+        return lines[-1] if lines else None
+    except Exception:
+        return None
+ok = True
+for a, b in [('train_cuda_b64', 'train_cpu_b64'), ('train_cuda_b1024', 'train_cpu_b1024'),
+             ('train_cuda_mpi3', 'train_cpu_mpi3')]:
+    x, y = last(a), last(b)
+    if not x or not y:
+        print(f'{a} vs {b}: missing metrics'); ok = False; continue
+    d = abs(x['valid_mse'] - y['valid_mse'])
+    good = d <= 1e-4
+    ok &= good
+    print(f"{a}: valid MSE {x['valid_mse']:.6f}, {x['ratings_per_s']:.3g} ratings/s | "
+          f"{b}: valid MSE {y['valid_mse']:.6f}, {y['ratings_per_s']:.3g} ratings/s | "
+          f"difference {d:.2e} {'ok' if good else 'ABOVE 1e-4'}")
+sys.exit(0 if ok else 1)
+EOF
+record "train_cuda_vs_cpu_mse" $?
+
+step "summary"
+echo "elapsed: $(( $(date +%s) - START )) s; outputs in $OUT"
+grep -h "^RESULT" "$OUT/kernel_bench.txt" "$OUT/kernel_bench_8192.txt" 2>/dev/null
+if [ -z "$FAILED" ]; then
+  echo "SUMMARY: every step passed"
+  exit 0
+fi
+echo "SUMMARY: failed:$FAILED"
+exit 1
