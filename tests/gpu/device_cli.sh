@@ -80,11 +80,11 @@ expect_error() {  # EXIT NEEDLE -- command...
   set -e
   [ "$rc" = "$want" ] || fail "exit $rc (want $want): $*: $(cat $D/stderr)"
   grep -qF -- "$needle" $D/stderr || fail "stderr lacks '$needle': $*: $(cat $D/stderr)"
-  [ "$(grep -c 'cfps train: error' $D/stderr)" = 1 ] || fail "not exactly one error line: $*: $(cat $D/stderr)"
+  [ "$(grep -cE 'cfps train(\[[^]]*\])?: error' $D/stderr)" = 1 ] || fail "not exactly one error line: $*: $(cat $D/stderr)"
   grep -qE 'Segmentation fault|core dumped|terminate called|internal error|signal 6|signal 11' $D/stderr \
     && fail "crash: $*: $(cat $D/stderr)"
   [ ! -e $D/m.jsonl ] && [ ! -e $D/model ] || fail "output left behind by: $*"
-  pass "$(grep 'cfps train: error' $D/stderr)"
+  pass "$(grep -E 'cfps train(\[[^]]*\])?: error' $D/stderr)"
 }
 if [ $HAVE_GPU = 0 ]; then
   if [ "$EXPECT" = cuda ]; then why="cudaGetDeviceCount"; else why="built without CUDA"; fi
