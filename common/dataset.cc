@@ -240,7 +240,9 @@ Status BuildDataset(const DataOptions& options, Dataset* out) {
     const size_t begin = part == 0 ? 0 : half, end = part == 0 ? half : n;
     size_t t = part == 0 ? 0 : train_before_half;
     size_t v = part == 0 ? 0 : half - train_before_half;
+    constexpr size_t kChunk = size_t{1} << 20;  // ratings read between two releases
     for (size_t k = begin; k < end; ++k) {
+      if ((k - begin) % kChunk == 0 && k > begin) all_prepared.ReleaseRatings(k - kChunk, k);
       const int32_t user = user_rows[static_cast<size_t>(all.user[k])];
       const int32_t item = item_rows[static_cast<size_t>(all.item[k])];
       if (in_train[k]) {

@@ -203,6 +203,20 @@ RatingsView PreparedRatings::view() const {
   return v;
 }
 
+void PreparedRatings::ReleaseRatings(size_t begin, size_t end) const {
+  if (map_ == nullptr || begin >= end) return;
+  const uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+  const uintptr_t base = reinterpret_cast<uintptr_t>(map_) + arrays_offset_;
+  const size_t element[3] = {sizeof(int32_t), sizeof(int32_t), sizeof(float)};
+  uintptr_t array = base;
+  for (int a = 0; a < 3; ++a) {
+    const uintptr_t lo = (array + begin * element[a] + page - 1) / page * page;
+    const uintptr_t hi = (array + end * element[a]) / page * page;
+    if (hi > lo) (void)madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_DONTNEED);
+    array += n_ * element[a];
+  }
+}
+
 void PreparedRatings::ReleasePages() const {
   if (map_ != nullptr) (void)madvise(map_, map_bytes_, MADV_DONTNEED);
 }

@@ -60,6 +60,9 @@ class PreparedRatings {
   // Releases the mapped pages this process touched (they stay in the page cache): called after
   // each pass over the arrays, so the map does not add to the peak RSS of the run.
   void ReleasePages() const;
+  // The same for the pages holding ratings [begin, end) of the three arrays (whole pages inside
+  // the range only): a pass over the ratings releases what it has read as it goes.
+  void ReleaseRatings(size_t begin, size_t end) const;
 
  private:
   std::string path_;

@@ -204,6 +204,9 @@ Status ParseTrainOptions(int argc, const char* const* argv, TrainOptions* out, s
        ("auto|cpu|cuda: where workers compute the batch; auto takes a GPU when one is visible "
         "(worker ranks of a node share its GPUs round-robin), cuda fails without one. This "
         "build: " + CudaBuildInfo()).c_str())
+      ("ignore-memory-plan", po::bool_switch(&o.ignore_memory_plan),
+       "start even when the memory plan (printed before training) needs more than the node has "
+       "available")
       ("config", po::value(&config), "read options from an INI file (command line wins)")
       ("help,h", "show this help");
   po::options_description all(100);

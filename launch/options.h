@@ -27,6 +27,7 @@ struct TrainOptions {
   int checkpoint_epochs = 0;     // epochs; 0 = off
   int keep = 3;
   std::string resume;            // a checkpoint directory or step directory
+  bool ignore_memory_plan = false;  // --ignore-memory-plan
   double timeout = 300;          // seconds a rank may wait for the others; 0 = forever
   ProgressMode progress = ProgressMode::kAuto;  // --progress (launch/progress.h)
   Device device = Device::kAuto;  // --device; resolved per rank into train.device/train.gpu

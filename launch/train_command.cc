@@ -8,8 +8,8 @@
 #include <algorithm>
 #include <chrono>
 #include <csignal>
-#include <cstring>
 #include <cstdio>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <vector>
@@ -22,6 +22,7 @@
 #include "common/roles.h"
 #include "launch/checkpointing.h"
 #include "launch/commands.h"
+#include "launch/memory_plan.h"
 #include "launch/options.h"
 #include "launch/progress.h"
 #include "worker/trainer.h"
@@ -45,8 +46,7 @@ void InstallStopHandlers() {
 }
 
 double WallNow() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
 double CpuSeconds() {
@@ -145,9 +145,38 @@ int RunTrain(int argc, const char* const* argv) {
   }
 
   Dataset data;
+  const double baseline_rss = CurrentRssBytes();  // the process before the data and the model
   const double load_start = WallNow();
   if (AnyFailed(ex, BuildDataset(opt.data, &data))) return 1;
   const double load_seconds = WallNow() - load_start;
+
+  // The memory plan: what is still to be allocated (the data is in) must fit in what the node has
+  // available, summed over the ranks of the node, or the job stops here rather than half-way.
+  const MemoryPlan plan = PlanMemory(roles, rank, data, opt.train);
+  {
+    double node_need = plan.total() - plan.data;
+    int local_ranks = 1;
+    if (size > 1) {
+      MPI_Comm node;
+      MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, rank, MPI_INFO_NULL, &node);
+      MPI_Allreduce(MPI_IN_PLACE, &node_need, 1, MPI_DOUBLE, MPI_SUM, node);
+      MPI_Comm_size(node, &local_ranks);
+      MPI_Comm_free(&node);
+    }
+    const double available = AvailableMemoryBytes();
+    Status fits;
+    if (!opt.ignore_memory_plan && available > 0 && node_need > 0.95 * available) {
+      char msg[400];
+      std::snprintf(msg, sizeof(msg),
+                    "the memory plan needs %.1f MB more on this node (%d rank%s; this rank: %s) "
+                    "but %.1f MB are available: use fewer ranks per node, more servers, a "
+                    "smaller --factors or --batch-size, or --ignore-memory-plan",
+                    node_need / 1e6, local_ranks, local_ranks > 1 ? "s" : "",
+                    DescribePlan(plan).c_str(), available / 1e6);
+      fits = Status::InvalidArgument(msg);
+    }
+    if (AnyFailed(ex, fits)) return 1;
+  }
 
   // Outputs are opened only once the input is known good: bad input leaves no files behind.
   FILE* metrics = nullptr;
@@ -201,14 +230,16 @@ int RunTrain(int argc, const char* const* argv) {
       std::printf("cfps: skipped %lld bad lines (--skip-bad-lines)\n",
                   static_cast<long long>(data.skipped_lines));
     }
-    std::printf("cfps: %d rank%s: %d server%s, %d worker%s; k=%d, batch %lld, %s, lr %g, wd %g, "
-                "%s schedule, %d epochs\n",
-                size, size > 1 ? "s" : "", roles.num_shards(), roles.num_shards() > 1 ? "s" : "",
-                roles.num_workers(), roles.num_workers() > 1 ? "s" : "", opt.train.dims.k,
-                static_cast<long long>(opt.train.batch_size),
-                OptimizerName(opt.train.optimizer.kind), opt.train.lr, opt.train.optimizer.wd,
-                opt.train.schedule == ScheduleKind::kOneCycle ? "one-cycle" : "constant",
-                opt.train.epochs);
+    std::printf(
+        "cfps: %d rank%s: %d server%s, %d worker%s; k=%d, batch %lld, %s, lr %g, wd %g, "
+        "%s schedule, %d epochs\n",
+        size, size > 1 ? "s" : "", roles.num_shards(), roles.num_shards() > 1 ? "s" : "",
+        roles.num_workers(), roles.num_workers() > 1 ? "s" : "", opt.train.dims.k,
+        static_cast<long long>(opt.train.batch_size), OptimizerName(opt.train.optimizer.kind),
+        opt.train.lr, opt.train.optimizer.wd,
+        opt.train.schedule == ScheduleKind::kOneCycle ? "one-cycle" : "constant", opt.train.epochs);
+    std::printf("cfps: memory plan of rank 0 (%s): %s, process baseline %.1f MB\n",
+                roles.Describe(0).c_str(), DescribePlan(plan).c_str(), baseline_rss / 1e6);
     std::printf("%-6s %-11s %-11s %-11s %-6s %-10s %-10s %-10s\n", "epoch", "train_loss",
                 "valid_loss", "valid_rmse", "time", "ratings/s", "pulled", "pushed");
     std::fflush(stdout);
@@ -235,9 +266,10 @@ int RunTrain(int argc, const char* const* argv) {
     if (!r.ok()) {
       if (rank == 0) {
         LogError(r.code() == Status::Code::kCorruption
-                     ? r.ToString() + " (the checkpoint is damaged or from another version of "
-                                      "cfps: resume from another of its step directories, "
-                                      "--resume DIR/step-N, or train without --resume)"
+                     ? r.ToString() +
+                           " (the checkpoint is damaged or from another version of "
+                           "cfps: resume from another of its step directories, "
+                           "--resume DIR/step-N, or train without --resume)"
                      : r.ToString());
       }
       if (metrics) {  // nothing was trained: leave no metrics file behind
@@ -247,11 +279,12 @@ int RunTrain(int argc, const char* const* argv) {
       return 1;
     }
     if (rank == 0) {
-      std::printf("cfps: resumed from %s at step %lld (epoch %lld, step %lld of it), loaded in "
-                  "%.2f s\n",
-                  opt.resume.c_str(), static_cast<long long>(start_step),
-                  static_cast<long long>(start_step / trainer.steps_per_epoch()),
-                  static_cast<long long>(start_step % trainer.steps_per_epoch()), load_secs);
+      std::printf(
+          "cfps: resumed from %s at step %lld (epoch %lld, step %lld of it), loaded in "
+          "%.2f s\n",
+          opt.resume.c_str(), static_cast<long long>(start_step),
+          static_cast<long long>(start_step / trainer.steps_per_epoch()),
+          static_cast<long long>(start_step % trainer.steps_per_epoch()), load_secs);
       std::fflush(stdout);
     }
   }
@@ -279,11 +312,10 @@ int RunTrain(int argc, const char* const* argv) {
       if (show_progress) sse = values[1];
     }
     if (progress.enabled()) progress.Step(steps_done, WallNow(), sse);
-    const bool periodic =
-        !opt.checkpoint_dir.empty() &&
-        ((opt.checkpoint_every > 0 && steps_done % opt.checkpoint_every == 0) ||
-         (epoch_end && opt.checkpoint_epochs > 0 &&
-          (steps_done / trainer.steps_per_epoch()) % opt.checkpoint_epochs == 0));
+    const bool periodic = !opt.checkpoint_dir.empty() &&
+                          ((opt.checkpoint_every > 0 && steps_done % opt.checkpoint_every == 0) ||
+                           (epoch_end && opt.checkpoint_epochs > 0 &&
+                            (steps_done / trainer.steps_per_epoch()) % opt.checkpoint_epochs == 0));
     if ((stopped || periodic) && !opt.checkpoint_dir.empty()) {
       checkpoint_status = checkpointer.Save(steps_done);
       if (!checkpoint_status.ok()) return true;
@@ -304,10 +336,9 @@ int RunTrain(int argc, const char* const* argv) {
                    "{\"epoch\": %d, \"step\": %lld, \"train_loss\": %.9g, \"valid_mse\": %.9g, "
                    "\"valid_rmse\": %.9g, \"seconds\": %.6f, \"ratings_per_s\": %.6g, "
                    "\"bytes_pulled\": %lld, \"bytes_pushed\": %lld, \"valid_unknown\": %lld}\n",
-                   m.epoch, static_cast<long long>(m.step), m.train_loss, m.valid_mse,
-                   m.valid_rmse, m.seconds, m.ratings_per_s,
-                   static_cast<long long>(m.bytes_pulled), static_cast<long long>(m.bytes_pushed),
-                   static_cast<long long>(m.valid_unknown));
+                   m.epoch, static_cast<long long>(m.step), m.train_loss, m.valid_mse, m.valid_rmse,
+                   m.seconds, m.ratings_per_s, static_cast<long long>(m.bytes_pulled),
+                   static_cast<long long>(m.bytes_pushed), static_cast<long long>(m.valid_unknown));
       std::fflush(metrics);
     }
   };
@@ -326,10 +357,11 @@ int RunTrain(int argc, const char* const* argv) {
                  "; nothing was saved (pass --checkpoint-dir DIR to save a stopped run, then "
                  "--resume DIR to continue it)");
       } else {
-        std::printf("cfps: stopped by a signal after step %lld; checkpoint written to %s "
-                    "(continue with --resume %s)\n",
-                    static_cast<long long>(steps_done), checkpointer.StepDir(steps_done).c_str(),
-                    opt.checkpoint_dir.c_str());
+        std::printf(
+            "cfps: stopped by a signal after step %lld; checkpoint written to %s "
+            "(continue with --resume %s)\n",
+            static_cast<long long>(steps_done), checkpointer.StepDir(steps_done).c_str(),
+            opt.checkpoint_dir.c_str());
       }
       std::fflush(stdout);
     }
@@ -351,26 +383,32 @@ int RunTrain(int argc, const char* const* argv) {
     std::vector<float> users, items;
     trainer.GatherModel(0, &users, &items);
     if (rank == 0) {
-      export_status = ExportModel(opt.export_dir, opt.train.dims.k, data.users, data.items, users,
-                                  items);
-      if (export_status.ok()) std::printf("cfps: exported the model to %s\n", opt.export_dir.c_str());
+      export_status =
+          ExportModel(opt.export_dir, opt.train.dims.k, data.users, data.items, users, items);
+      if (export_status.ok())
+        std::printf("cfps: exported the model to %s\n", opt.export_dir.c_str());
     }
   }
   if (AnyFailed(ex, export_status)) return 1;
 
   // Per-rank CPU time against wall time: a rank that waits must not burn a core.
-  std::vector<double> usage(3 * static_cast<size_t>(size), 0.0);
-  usage[3 * rank] = CpuSeconds() - cpu_start;
-  usage[3 * rank + 1] = WallNow() - wall_start;
+  std::vector<double> usage(5 * static_cast<size_t>(size), 0.0);
+  usage[5 * rank] = CpuSeconds() - cpu_start;
+  usage[5 * rank + 1] = WallNow() - wall_start;
   rusage ru;
   getrusage(RUSAGE_SELF, &ru);
-  usage[3 * rank + 2] = static_cast<double>(ru.ru_maxrss) / 1024.0;  // MB
+  usage[5 * rank + 2] = static_cast<double>(ru.ru_maxrss) / 1024.0;  // MB (ru_maxrss is in KB)
+  usage[5 * rank + 3] = plan.total() / 1e6;
+  usage[5 * rank + 4] = baseline_rss / 1e6;
   ex->AllReduceSum(usage.data(), static_cast<int>(usage.size()));
   if (rank == 0) {
     for (int r = 0; r < size; ++r) {
-      std::printf("cfps: rank %d (%s): cpu %.2f s, wall %.2f s (%.0f%%), peak RSS %.0f MB\n", r,
-                  roles.Describe(r).c_str(), usage[3 * r], usage[3 * r + 1],
-                  100.0 * usage[3 * r] / std::max(1e-9, usage[3 * r + 1]), usage[3 * r + 2]);
+      std::printf(
+          "cfps: rank %d (%s): cpu %.2f s, wall %.2f s (%.0f%%), peak RSS %.0f MB (plan %.0f MB "
+          "+ process baseline %.0f MB)\n",
+          r, roles.Describe(r).c_str(), usage[5 * r], usage[5 * r + 1],
+          100.0 * usage[5 * r] / std::max(1e-9, usage[5 * r + 1]), usage[5 * r + 2],
+          usage[5 * r + 3], usage[5 * r + 4]);
     }
     std::fflush(stdout);
   }
