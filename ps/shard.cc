@@ -45,7 +45,17 @@ Shard::Shard(int shard, int num_shards, const ModelShape& shape, const Optimizer
 void Shard::Gather(int table, const int32_t* local_ids, int64_t n, float* out) const {
   const Table& tb = tables_[table];
   const size_t width = static_cast<size_t>(shape_.width());
+  constexpr int64_t kAhead = 8;  // rows prefetched ahead: the table rarely fits in the caches
   for (int64_t i = 0; i < n; ++i) {
+    if (i + kAhead < n) {
+      const int32_t ahead = local_ids[i + kAhead];
+      if (ahead >= 0 && ahead < tb.local_rows) {
+        const char* p =
+            reinterpret_cast<const char*>(&tb.values[static_cast<size_t>(ahead) * width]);
+        for (size_t off = 0; off < width * sizeof(float); off += 64) __builtin_prefetch(p + off);
+        __builtin_prefetch(p + width * sizeof(float) - 1);
+      }
+    }
     int32_t id = local_ids[i];
     CFPS_CHECK(id >= 0 && id < tb.local_rows);
     std::memcpy(out + static_cast<size_t>(i) * width, &tb.values[static_cast<size_t>(id) * width],

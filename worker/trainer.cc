@@ -165,9 +165,9 @@ void Trainer::Step(int64_t global_step, const std::vector<int32_t>& order) {
       const int64_t ni_all = item_groups_.num_unique();
       ugrad_.resize(static_cast<size_t>(nu_all * width_));  // the kernels write every row
       igrad_.resize(static_cast<size_t>(ni_all * width_));
-      train_sse_ += kernels_->ForwardBackward(
-          config_.dims, n, user_slot_.data(), item_slot_.data(), batch_ratings_.data(), nu_all,
-          urows_.data(), ni_all, irows_.data(), length, ugrad_.data(), igrad_.data());
+      train_sse_ += kernels_->ForwardBackward(config_.dims, n, user_slot_.data(), item_slot_.data(),
+                                              batch_ratings_.data(), nu_all, urows_.data(), ni_all,
+                                              irows_.data(), length, ugrad_.data(), igrad_.data());
     } else {
       train_sse_ += ComputeGradients(n, length);
     }
@@ -205,7 +205,7 @@ void Trainer::Step(int64_t global_step, const std::vector<int32_t>& order) {
     }
     shard_->ApplyStep(PrepareStep(config_.optimizer, width_, schedule_.Lr(global_step),
                                   schedule_.Mom(global_step), global_step + 1),
-                      pool_.get());
+                      PhaseThreads(config_.batch_size) > 1 ? pool_.get() : nullptr);
   }
   ++stats_.steps;
 }
@@ -222,7 +222,7 @@ void SplitSlots(const std::vector<int32_t>& slot_of, int64_t n, int64_t num_slot
 }  // namespace
 
 double Trainer::ComputeGradients(int64_t n, int64_t global_batch) {
-  const int threads = pool_->size();
+  const int threads = PhaseThreads(n);
   const int k = config_.dims.k;
   const int64_t nu = user_groups_.num_unique();
   const int64_t ni = item_groups_.num_unique();
@@ -233,14 +233,14 @@ double Trainer::ComputeGradients(int64_t n, int64_t global_batch) {
   SplitSlots(user_slot_, n, nu, threads, &ucount_, &ubounds_);
   SplitSlots(item_slot_, n, ni, threads, &icount_, &ibounds_);
   const SampleRows rows{urows_.data(), irows_.data(), user_slot_.data(), item_slot_.data()};
-  pool_->Run([&](int t) {
+  RunPhase(threads, [&](int t) {
     int64_t begin, end;
     SplitRange(n, t, threads, &begin, &end);
     ForwardDeltas(config_.dims, rows, batch_ratings_.data(), global_batch, begin, end, err_.data(),
                   delta_.data());
   });
   const double sse = SumSquares(err_.data(), n);
-  pool_->Run([&](int t) {
+  RunPhase(threads, [&](int t) {
     ReduceRows(k, n, user_slot_.data(), delta_.data(), irows_.data(), item_slot_.data(),
                ubounds_[static_cast<size_t>(t)], ubounds_[static_cast<size_t>(t) + 1],
                ugrad_.data());
@@ -255,7 +255,7 @@ void Trainer::FusedStep(int64_t global_step, const std::vector<int32_t>& order) 
   const int64_t n_train = static_cast<int64_t>(data_->train.size());
   const int64_t begin = (global_step % steps_per_epoch_) * config_.batch_size;
   const int64_t n = std::min(config_.batch_size, n_train - begin);
-  const int threads = pool_->size();
+  const int threads = PhaseThreads(n);
   const int k = config_.dims.k;
   current_step_ = global_step;
   batch_users_.resize(static_cast<size_t>(n));
@@ -291,7 +291,7 @@ void Trainer::FusedStep(int64_t global_step, const std::vector<int32_t>& order) 
     item_groups_.Group(batch_items_.data(), n, 1, &item_slot_);
     SplitSlots(item_slot_, n, item_groups_.num_unique(), threads, &icount_, &ibounds_);
   };
-  pool_->Run([&](int t) {
+  RunPhase(threads, [&](int t) {
     if (t == 0) users();
     if (t == (threads > 1 ? 1 : 0)) items();
   });
@@ -304,7 +304,7 @@ void Trainer::FusedStep(int64_t global_step, const std::vector<int32_t>& order) 
   const float* utable = shard_->values(kUserTable).data();
   const float* itable = shard_->values(kItemTable).data();
   const SampleRows rows{utable, itable, batch_users_.data(), batch_items_.data()};
-  pool_->Run([&](int t) {
+  RunPhase(threads, [&](int t) {
     int64_t b, e;
     SplitRange(n, t, threads, &b, &e);
     ForwardDeltas(config_.dims, rows, batch_ratings_.data(), n, b, e, err_.data(), delta_.data());
@@ -312,7 +312,7 @@ void Trainer::FusedStep(int64_t global_step, const std::vector<int32_t>& order) 
   train_sse_ += SumSquares(err_.data(), n);
 
   // Phase 3: one gradient row per unique row; phase 4: the optimizer on exactly those rows.
-  pool_->Run([&](int t) {
+  RunPhase(threads, [&](int t) {
     ReduceRows(k, n, user_slot_.data(), delta_.data(), itable, batch_items_.data(),
                ubounds_[static_cast<size_t>(t)], ubounds_[static_cast<size_t>(t) + 1],
                ugrad_.data());
@@ -322,7 +322,7 @@ void Trainer::FusedStep(int64_t global_step, const std::vector<int32_t>& order) 
   });
   const PreparedStep step = PrepareStep(config_.optimizer, width_, schedule_.Lr(global_step),
                                         schedule_.Mom(global_step), global_step + 1);
-  pool_->Run([&](int t) {
+  RunPhase(threads, [&](int t) {
     shard_->UpdateRows(kUserTable, step, user_groups_.unique().data(), ugrad_.data(),
                        ubounds_[static_cast<size_t>(t)], ubounds_[static_cast<size_t>(t) + 1]);
     shard_->UpdateRows(kItemTable, step, item_groups_.unique().data(), igrad_.data(),
@@ -369,8 +369,8 @@ void Trainer::Evaluate(double* sse, int64_t* count) {
       err_.resize(static_cast<size_t>(m));
       const SampleRows rows{shard_->values(kUserTable).data(), shard_->values(kItemTable).data(),
                             batch_users_.data(), batch_items_.data()};
-      const int threads = pool_->size();
-      pool_->Run([&](int t) {
+      const int threads = PhaseThreads(m);
+      RunPhase(threads, [&](int t) {
         int64_t b, e;
         SplitRange(m, t, threads, &b, &e);
         PredictionErrors(config_.dims, rows, batch_ratings_.data(), b, e, err_.data());
@@ -387,9 +387,9 @@ void Trainer::Evaluate(double* sse, int64_t* count) {
                                        rating, user_groups_.num_unique() + 1, urows_.data(),
                                        item_groups_.num_unique() + 1, irows_.data(), nullptr);
       } else {
-        local[0] += cfps::Evaluate<float>(config_.dims, m, user_slot_.data(), item_slot_.data(),
-                                          rating, urows_.data(), irows_.data(),
-                                          static_cast<float*>(nullptr));
+        local[0] +=
+            cfps::Evaluate<float>(config_.dims, m, user_slot_.data(), item_slot_.data(), rating,
+                                  urows_.data(), irows_.data(), static_cast<float*>(nullptr));
       }
       local[1] += static_cast<double>(m);
     }

@@ -43,6 +43,8 @@ struct TrainConfig {
   double init_std = 0.01;
   int64_t eval_batch = 16384;  // validation ratings per worker per evaluation round
   int threads = 1;             // threads of this rank for the phases of a step (>= 1)
+  // Phases of fewer samples run on the calling thread alone (tests set 1 to split everything).
+  int64_t min_parallel_samples = 512;
   // With one rank (it serves the only shard and is the only worker), run the step on the shard's
   // own rows: no pull copies, no push copies. Same bits as the exchange path (tested); false forces
   // the exchange path, for that test.
@@ -140,6 +142,19 @@ class Trainer {
   std::vector<float> urows_, irows_, ugrad_, igrad_;
   std::vector<Buffer> send_, requests_, replies_, pushes_;
 
+  // Threads for a phase of n samples or rows: the pool for big phases, the caller alone for small
+  // ones (a fork-join costs microseconds; a batch of 64 takes about ten). Same bits either way.
+  int PhaseThreads(int64_t n) const {
+    return n >= config_.min_parallel_samples ? pool_->size() : 1;
+  }
+  template <typename F>
+  void RunPhase(int threads, F&& fn) {
+    if (threads == 1) {
+      fn(0);
+    } else {
+      pool_->Run(fn);
+    }
+  }
   std::unique_ptr<ThreadPool> pool_;
   bool fused_ = false;
   std::vector<float> err_, delta_;

@@ -34,6 +34,7 @@ TEST_P(LocalTrainerTest, MatchesTheDenseReferenceBitwise) {
   c.batch_size = 16;
   c.optimizer.kind = std::get<0>(GetParam());
   c.threads = std::get<1>(GetParam());
+  c.min_parallel_samples = 1;  // split even these tiny batches among the threads
   c.fused_single_rank = std::get<2>(GetParam());
   c.lr = 0.02;
   c.init_std = 0.1;
@@ -78,6 +79,7 @@ TEST(LocalTrainerTest, FusedAndExchangePathsReportTheSameMetrics) {
     c.batch_size = 32;
     c.eval_batch = 25;  // several evaluation rounds
     c.threads = 2;
+    c.min_parallel_samples = 1;
     c.fused_single_rank = fused == 1;
     LocalExchange ex;
     Roles roles;
