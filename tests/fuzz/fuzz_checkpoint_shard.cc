@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include <cstdint>
+#include <cstdlib>
 #include <cstdio>
 #include <cstring>
 #include <map>
@@ -57,9 +58,12 @@ void Put(std::string* b, size_t offset, T value) {
 // A temporary step directory holding one symlink, renamed as the reader under test needs.
 class StepDir {
  public:
+  // Under $TMPDIR (run.sh points it into the build directory: a crash leaves the directory
+  // behind, a clean exit removes it).
   StepDir() {
-    char tmpl[] = "/tmp/cfps_fuzz_ckpt_XXXXXX";
-    if (!::mkdtemp(tmpl)) std::abort();
+    const char* tmp = std::getenv("TMPDIR");
+    std::string tmpl = std::string(tmp && *tmp ? tmp : "/tmp") + "/cfps_fuzz_ckpt_XXXXXX";
+    if (!::mkdtemp(&tmpl[0])) std::abort();
     dir_ = tmpl;
   }
   ~StepDir() {
