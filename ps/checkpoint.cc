@@ -441,7 +441,7 @@ Status VerifyFile(const std::string& step_dir, const CheckpointFile& entry) {
   }
   // No larger than the file: a 1 MiB zero-filled buffer per small file dominated `cfps inspect` of
   // many small shards (and the fuzz target, 60x).
-  std::vector<char> buf(static_cast<size_t>(std::max<uint64_t>(1, std::min<uint64_t>(size, 1 << 20))));
+  std::vector<char> buf(static_cast<size_t>(std::clamp<uint64_t>(size, 1, 1 << 20)));
   uint32_t crc = 0;
   for (;;) {
     size_t n = std::fread(buf.data(), 1, buf.size(), f.get());

@@ -12,8 +12,8 @@
 // (checked with strtoll/strtod, an independent reader), and formatting it again gives a MANIFEST
 // that parses back to the same values. A rejection must name the file.
 #include <cstdint>
-#include <cstdlib>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <sstream>
@@ -64,7 +64,8 @@ bool WholeReal(const std::string& t) {
   return !t.empty() && *end == '\0';
 }
 
-// The text with its manifest_crc line replaced by (or, when it has none, followed by) the right one.
+// The text with its manifest_crc line replaced by (or, when it has none, followed by) the right
+// one.
 std::string WithCorrectCrc(const std::string& text) {
   std::string body = text;
   const size_t pos = text.rfind("manifest_crc ");

@@ -23,8 +23,8 @@
 #include <unistd.h>
 
 #include <cstdint>
-#include <cstdlib>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <string>
@@ -133,8 +133,9 @@ Described Describe(const std::string& b) {
     one.files = {{"users.tsv", 0, 0}, {"items.tsv", 0, 0}, {cfps::ShardFileName(0, 1), 0, 0}};
     CheckpointMeta parsed;
     if (accepted.size() > (1 << 16)) accepted.clear();
-    it = accepted.emplace(key, cfps::ParseManifest(cfps::FormatManifest(one), "MANIFEST", &parsed)
-                                   .ok()).first;
+    it = accepted
+             .emplace(key, cfps::ParseManifest(cfps::FormatManifest(one), "MANIFEST", &parsed).ok())
+             .first;
   }
   if (!it->second) return d;
   d.entry.name = cfps::ShardFileName(static_cast<int>(d.shard), m.num_shards);
@@ -145,7 +146,8 @@ Described Describe(const std::string& b) {
 
 // Makes both checksums right.
 std::string FixCrcs(std::string b) {
-  Put<uint32_t>(&b, 120, cfps::Crc32(0, b.data() + kShardHeaderBytes, b.size() - kShardHeaderBytes));
+  Put<uint32_t>(&b, 120,
+                cfps::Crc32(0, b.data() + kShardHeaderBytes, b.size() - kShardHeaderBytes));
   Put<uint32_t>(&b, 124, cfps::Crc32(0, b.data(), 124));
   return b;
 }
@@ -167,8 +169,8 @@ const char* Part(const std::string& b, const CheckpointMeta& m, int64_t local_us
 
 void Check(const std::string& b) {
   StepDir* dir = TheDir();
-  const std::string& file = cfps::fuzz::TheFile().Set(reinterpret_cast<const uint8_t*>(b.data()),
-                                                      b.size());
+  const std::string& file =
+      cfps::fuzz::TheFile().Set(reinterpret_cast<const uint8_t*>(b.data()), b.size());
   Described d = Describe(b);
   CheckpointMeta& m = d.meta;
   int old_shard = static_cast<int>(d.shard);
@@ -180,15 +182,32 @@ void Check(const std::string& b) {
     if (mismatch == 9) d.entry.crc ^= 1;
     if (d.valid) {
       switch (mismatch) {
-        case 1: m.run_id += 1; break;
-        case 2: m.step = m.step == 0 ? 1 : m.step - 1; break;
-        case 3: old_shard = m.num_shards > 1 ? (old_shard + 1) % m.num_shards : old_shard; break;
-        case 4: m.num_shards = m.num_shards > 1 ? m.num_shards - 1 : 2; break;
-        case 5: m.k = m.k > 1 ? m.k - 1 : 2; break;
-        case 6: m.users = m.users > 0 ? m.users - 1 : 1; break;
-        case 7: m.items = m.items > 0 ? m.items - 1 : 1; break;
-        case 10: m.state_width = m.state_width > 0 ? m.state_width - 1 : 1; break;
-        default: break;
+        case 1:
+          m.run_id += 1;
+          break;
+        case 2:
+          m.step = m.step == 0 ? 1 : m.step - 1;
+          break;
+        case 3:
+          old_shard = m.num_shards > 1 ? (old_shard + 1) % m.num_shards : old_shard;
+          break;
+        case 4:
+          m.num_shards = m.num_shards > 1 ? m.num_shards - 1 : 2;
+          break;
+        case 5:
+          m.k = m.k > 1 ? m.k - 1 : 2;
+          break;
+        case 6:
+          m.users = m.users > 0 ? m.users - 1 : 1;
+          break;
+        case 7:
+          m.items = m.items > 0 ? m.items - 1 : 1;
+          break;
+        case 10:
+          m.state_width = m.state_width > 0 ? m.state_width - 1 : 1;
+          break;
+        default:
+          break;
       }
       m.files[2] = d.entry;
       m.files[2].name = cfps::ShardFileName(old_shard, m.num_shards);
