@@ -21,6 +21,11 @@ if [ ! -f "$BUILD/CMakeCache.txt" ]; then
 fi
 cmake --build "$BUILD" -j"$(nproc)" --target fuzz >/dev/null
 
+# Temporary files of the targets (fuzz_checkpoint_shard's step directory) stay in the build tree.
+mkdir -p "$BUILD/tmp"
+TMPDIR=$(cd "$BUILD/tmp" && pwd)
+export TMPDIR
+
 targets=${FUZZ_TARGETS:-$(cd tests/fuzz && ls fuzz_*.cc | sed 's/\.cc$//')}
 mkdir -p "$BUILD/artifacts" "$BUILD/logs"
 failed=""

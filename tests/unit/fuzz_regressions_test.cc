@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -13,6 +14,7 @@
 #include "common/npy.h"
 #include "launch/commands.h"
 #include "launch/options.h"
+#include "ps/checkpoint.h"
 
 namespace cfps {
 namespace {
@@ -169,6 +171,118 @@ TEST(FuzzRegressionConfig, PlaceholderInANameOrValueDoesNotHang) {
 // --%canonical_option%` and `cfps export --%canonical_option%` never returned.
 TEST(FuzzRegressionConfig, OtherCommandsDoNotHangOnPlaceholders) {
   EXPECT_EXIT(RunCommandsWithPlaceholdersAndExit(), ::testing::ExitedWithCode(0), "");
+}
+
+
+// A MANIFEST as `cfps train --checkpoint-dir` writes it (one shard, Adam, k = 3).
+CheckpointMeta SmallMeta() {
+  CheckpointMeta m;
+  m.run_id = 2692056657476053627ull;
+  m.step = 4;
+  m.steps_per_epoch = 4;
+  m.num_shards = 1;
+  m.k = 3;
+  m.optimizer = OptimizerKind::kAdam;
+  m.state_width = 8;
+  m.users = 12;
+  m.items = 9;
+  m.train_ratings = 64;
+  m.seed = 42;
+  m.batch_size = 16;
+  m.workers = 1;
+  m.epochs = 1;
+  m.lr = 0.005;
+  m.wd = 0.1;
+  m.y_lo = 0;
+  m.y_hi = 5.5;
+  m.schedule = "one-cycle";
+  m.created = "2026-11-28T11:45:17Z";
+  m.files = {{"users.tsv", 53, 1862256980u},
+             {"items.tsv", 36, 1299653796u},
+             {"shard-00000-of-00001.bin", 1136, 3291632542u}};
+  return m;
+}
+
+// `text` with `from` replaced by `to` (once), and its manifest_crc line recomputed: a MANIFEST
+// whose checksum is right, so only the field checks can refuse it.
+std::string EditManifest(const std::string& text, const std::string& from, const std::string& to) {
+  std::string body = text.substr(0, text.rfind("manifest_crc "));
+  const size_t at = body.find(from);
+  EXPECT_NE(at, std::string::npos) << from;
+  if (at != std::string::npos) body.replace(at, from.size(), to);
+  return body + "manifest_crc " + std::to_string(Crc32(0, body.data(), body.size())) + "\n";
+}
+
+// ParseManifest on `text` must fail, naming the file, and say `why`.
+void ExpectManifestRejected(const std::string& text, const std::string& why) {
+  CheckpointMeta m;
+  Status s = ParseManifest(text, "ckpt/step-000000004/MANIFEST", &m);
+  ASSERT_FALSE(s.ok()) << text;
+  EXPECT_NE(s.message().find("ckpt/step-000000004/MANIFEST"), std::string::npos) << s.message();
+  EXPECT_NE(s.message().find(why), std::string::npos) << s.message();
+}
+
+TEST(FuzzRegressionManifest, TheWrittenManifestStillParses) {
+  CheckpointMeta m;
+  const std::string text = FormatManifest(SmallMeta());
+  ASSERT_TRUE(ParseManifest(text, "MANIFEST", &m).ok());
+  EXPECT_EQ(m.run_id, 2692056657476053627ull);
+  EXPECT_EQ(m.k, 3);
+  EXPECT_EQ(m.y_hi, 5.5);
+  // An edit that keeps it well formed is accepted once the checksum is right.
+  ASSERT_TRUE(ParseManifest(EditManifest(text, "seed 42\n", "seed 7\n"), "MANIFEST", &m).ok());
+  EXPECT_EQ(m.seed, 7u);
+}
+
+// fuzz_checkpoint_manifest, in its first minute: a MANIFEST with one field twice ("schedule") and
+// another missing ("seed") was accepted, since only the number of lines was counted: the missing
+// seed silently read as 0.
+TEST(FuzzRegressionManifest, RepeatedOrMissingFieldIsRejected) {
+  const std::string text = FormatManifest(SmallMeta());
+  ExpectManifestRejected(EditManifest(text, "seed 42\n", "schedule one-cycle\n"),
+                         "field 'schedule' appears twice");
+  ExpectManifestRejected(EditManifest(text, "seed 42\n", ""), "missing field 'seed'");
+}
+
+// fuzz_checkpoint_manifest: what followed a number on its line was ignored: "run_id
+// 2692056657476053&27" read as run id 2692056657476053, "train_ratings 64y_range" as 64, "step 4
+// 5" as 4; and "y_range 0.5.5" read as the range (0.5, 0.5).
+TEST(FuzzRegressionManifest, TrailingOrRunTogetherValuesAreRejected) {
+  const std::string text = FormatManifest(SmallMeta());
+  ExpectManifestRejected(
+      EditManifest(text, "run_id 2692056657476053627\n", "run_id 2692056657476053&27\n"),
+      "malformed line 'run_id 2692056657476053&27'");
+  ExpectManifestRejected(EditManifest(text, "train_ratings 64\n", "train_ratings 64y_range\n"),
+                         "malformed line");
+  ExpectManifestRejected(EditManifest(text, "step 4\n", "step 4 5\n"), "malformed line");
+  ExpectManifestRejected(EditManifest(text, "y_range 0 5.5\n", "y_range 0.5.5\n"),
+                         "malformed line 'y_range 0.5.5'");
+  ExpectManifestRejected(EditManifest(text, "file users.tsv 53 1862256980\n",
+                                      "file users.tsv 53 1862256980 9\n"),
+                         "malformed line");
+}
+
+// fuzz_checkpoint_shard (whose MANIFEST check runs ParseManifest): "factors 2147483647" overflowed
+// computing the row width k+1 (UBSan: "signed integer overflow: 2147483647 + 1"). Table sizes
+// whose bytes overflow int64 (users + items of 2^62 each) were accepted as well, and the shard
+// reader computed the body size from them; both are now "inconsistent values".
+TEST(FuzzRegressionManifest, SizesThatOverflowAreRejected) {
+  const std::string text = FormatManifest(SmallMeta());
+  const std::string max_int = std::to_string(std::numeric_limits<int>::max());
+  ExpectManifestRejected(EditManifest(text, "factors 3\n", "factors " + max_int + "\n"),
+                         "inconsistent values");
+  // The largest k whose row and Adam state still fit an int, with a consistent state width.
+  CheckpointMeta big = SmallMeta();
+  big.k = std::numeric_limits<int>::max() / 3 - 1;
+  big.state_width = 2 * (big.k + 1);
+  CheckpointMeta m;
+  EXPECT_TRUE(ParseManifest(FormatManifest(big), "MANIFEST", &m).ok());
+  big.k += 1;
+  big.state_width = 2 * (big.k + 1);
+  ExpectManifestRejected(FormatManifest(big), "inconsistent values");
+  big = SmallMeta();
+  big.users = big.items = int64_t{1} << 62;
+  ExpectManifestRejected(FormatManifest(big), "inconsistent values");
 }
 
 }  // namespace
