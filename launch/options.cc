@@ -240,6 +240,11 @@ Status ParseTrainOptions(int argc, const char* const* argv, TrainOptions* out, s
     CFPS_RETURN_IF_ERROR(ParseYRange(y_range, &o.train.dims.lo, &o.train.dims.hi));
   }
   CFPS_RETURN_IF_ERROR(Positive("factors", o.train.dims.k));
+  if (o.train.dims.k > (1 << 28)) {
+    // A row (k + 1 floats) and its optimizer state must stay countable in an int.
+    return Status::InvalidArgument("--factors must be at most 268435456, got " +
+                                   std::to_string(o.train.dims.k));
+  }
   CFPS_RETURN_IF_ERROR(Positive("epochs", o.train.epochs));
   CFPS_RETURN_IF_ERROR(Positive("batch-size", o.train.batch_size));
   CFPS_RETURN_IF_ERROR(Positive("eval-batch", o.train.eval_batch));

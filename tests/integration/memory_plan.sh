@@ -21,7 +21,10 @@ pass "every rank's plan next to its peak RSS under mpirun"
 # this machine has available: whatever the machine, the plan cannot fit.
 avail_kb=$(awk '/^MemAvailable:/ {print $2}' /proc/meminfo)
 k=$(( avail_kb * 1024 / (160 * 4) * 2 ))
-[ "$k" -lt 2147483000 ] || k=2147483000
+if [ "$k" -gt 268435456 ]; then  # the largest --factors: a machine this big can hold the plan
+  pass "refusal not checked: ${avail_kb} kB available is more than the largest plan needs"
+  exit 0
+fi
 set +e
 "$CFPS" train --data r.data --factors "$k" --export m --metrics-out m.jsonl > big.out 2> big.err
 rc=$?

@@ -85,6 +85,7 @@ TEST(OptionsTest, BadValuesNameTheOption) {
   const std::vector<Case> cases = {
       {{"--data", "x", "--factors", "0"}, "--factors"},
       {{"--data", "x", "--factors", "-3"}, "--factors"},
+      {{"--data", "x", "--factors", "2147483647"}, "--factors must be at most 268435456"},
       {{"--data", "x", "--batch-size", "0"}, "--batch-size"},
       {{"--data", "x", "--optimizer", "rmsprop"}, "--optimizer"},
       {{"--data", "x", "--format", "xml"}, "--format"},
