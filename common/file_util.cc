@@ -3,12 +3,24 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
-#include <cerrno>
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 
 namespace cfps {
+
+uint32_t Crc32(uint32_t crc, const void* data, size_t n) {
+  const Bytef* p = static_cast<const Bytef*>(data);
+  while (n > 0) {
+    const uInt chunk = static_cast<uInt>(std::min<size_t>(n, 1u << 30));
+    crc = static_cast<uint32_t>(crc32(crc, p, chunk));
+    p += chunk;
+    n -= chunk;
+  }
+  return crc;
+}
 
 namespace {
 Status Errno(const std::string& what, const std::string& path) {
@@ -134,7 +146,8 @@ Status MakeDirs(const std::string& path) {
     pos = path.find('/', pos + 1);
     partial = path.substr(0, pos);
     if (partial.empty()) continue;
-    if (mkdir(partial.c_str(), 0755) != 0 && errno != EEXIST) return Errno("cannot create", partial);
+    if (mkdir(partial.c_str(), 0755) != 0 && errno != EEXIST)
+      return Errno("cannot create", partial);
   }
   struct stat st;
   if (stat(path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {

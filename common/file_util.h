@@ -3,6 +3,7 @@
 // name, and the directory fsync'ed; on failure the temporary is removed and nothing is left behind.
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 
 #include "common/status.h"
@@ -38,6 +39,9 @@ Status WriteFileAtomic(const std::string& path, const void* data, size_t size);
 inline Status WriteFileAtomic(const std::string& path, const std::string& contents) {
   return WriteFileAtomic(path, contents.data(), contents.size());
 }
+// zlib's CRC-32 of n bytes continued from crc (0 to start), for any n (zlib takes 32-bit lengths).
+uint32_t Crc32(uint32_t crc, const void* data, size_t n);
+
 // Reads the whole file.
 Status ReadFile(const std::string& path, std::string* out);
 // mkdir -p; an existing directory is fine, an existing non-directory is an error.

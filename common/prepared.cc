@@ -4,7 +4,6 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -20,18 +19,6 @@ namespace {
 constexpr char kMagic[8] = {'C', 'F', 'P', 'S', 'R', 'A', 'T', 'E'};
 constexpr size_t kHeaderBytes = 64;
 constexpr size_t kAlign = 64;
-
-uint32_t Crc(const void* data, size_t n) {
-  uLong crc = crc32(0L, Z_NULL, 0);
-  const Bytef* p = static_cast<const Bytef*>(data);
-  while (n > 0) {
-    const uInt chunk = static_cast<uInt>(std::min<size_t>(n, size_t{1} << 30));
-    crc = crc32(crc, p, chunk);
-    p += chunk;
-    n -= chunk;
-  }
-  return static_cast<uint32_t>(crc);
-}
 
 template <typename T>
 void Put(char* h, size_t offset, T v) {
@@ -105,9 +92,9 @@ Status WritePrepared(const RatingsView& r, const std::string& path) {
   Put<uint64_t>(h, 24, r.user_names->size());
   Put<uint64_t>(h, 32, r.item_names->size());
   Put<uint64_t>(h, 40, names.size());
-  Put<uint32_t>(h, 48, Crc(names.data(), names.size()));
+  Put<uint32_t>(h, 48, Crc32(0, names.data(), names.size()));
   Put<uint64_t>(h, 56, arrays_offset + array_bytes);
-  Put<uint32_t>(h, 12, Crc(h, kHeaderBytes));
+  Put<uint32_t>(h, 12, Crc32(0, h, kHeaderBytes));
 
   const std::string context = "cannot write '" + path + "'";
   AtomicFileWriter file;
@@ -161,7 +148,7 @@ Status PreparedRatings::Open(const std::string& path) {
   char copy[kHeaderBytes];
   std::memcpy(copy, h, kHeaderBytes);
   Put<uint32_t>(copy, 12, 0);
-  if (Crc(copy, kHeaderBytes) != Get<uint32_t>(h, 12))
+  if (Crc32(0, copy, kHeaderBytes) != Get<uint32_t>(h, 12))
     return bad("damaged header (checksum mismatch)");
   const uint64_t n = Get<uint64_t>(h, 16);
   const uint64_t n_users = Get<uint64_t>(h, 24), n_items = Get<uint64_t>(h, 32);
@@ -178,7 +165,7 @@ Status PreparedRatings::Open(const std::string& path) {
   const size_t arrays_offset = RoundUp(kHeaderBytes + names_bytes);
   if (arrays_offset + n * 12 != size) return bad("damaged header (sizes do not add up)");
   const char* names = h + kHeaderBytes;
-  if (Crc(names, names_bytes) != Get<uint32_t>(h, 48))
+  if (Crc32(0, names, names_bytes) != Get<uint32_t>(h, 48))
     return bad("damaged names (checksum mismatch)");
   const char* p = names;
   const char* end = names + names_bytes;

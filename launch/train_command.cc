@@ -152,17 +152,17 @@ int RunTrain(int argc, const char* const* argv) {
 
   // The memory plan: what is still to be allocated (the data is in) must fit in what the node has
   // available, summed over the ranks of the node, or the job stops here rather than half-way.
+  // The ranks of this node share its memory (the plan) and its cores (--threads 0).
+  int local_ranks = 1;
+  MPI_Comm node = MPI_COMM_SELF;
+  if (size > 1) {
+    MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, rank, MPI_INFO_NULL, &node);
+    MPI_Comm_size(node, &local_ranks);
+  }
   const MemoryPlan plan = PlanMemory(roles, rank, data, opt.train);
   {
     double node_need = plan.total() - plan.data;
-    int local_ranks = 1;
-    if (size > 1) {
-      MPI_Comm node;
-      MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, rank, MPI_INFO_NULL, &node);
-      MPI_Allreduce(MPI_IN_PLACE, &node_need, 1, MPI_DOUBLE, MPI_SUM, node);
-      MPI_Comm_size(node, &local_ranks);
-      MPI_Comm_free(&node);
-    }
+    if (size > 1) MPI_Allreduce(MPI_IN_PLACE, &node_need, 1, MPI_DOUBLE, MPI_SUM, node);
     const double available = AvailableMemoryBytes();
     Status fits;
     if (!opt.ignore_memory_plan && available > 0 && node_need > 0.95 * available) {
@@ -175,6 +175,7 @@ int RunTrain(int argc, const char* const* argv) {
                     DescribePlan(plan).c_str(), available / 1e6);
       fits = Status::InvalidArgument(msg);
     }
+    if (size > 1) MPI_Comm_free(&node);
     if (AnyFailed(ex, fits)) return 1;
   }
 
@@ -247,13 +248,6 @@ int RunTrain(int argc, const char* const* argv) {
 
   if (opt.train.threads == 0) {
     // The cores this rank may use, shared with the other ranks of its node.
-    int local_ranks = 1;
-    if (size > 1) {
-      MPI_Comm node;
-      MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, rank, MPI_INFO_NULL, &node);
-      MPI_Comm_size(node, &local_ranks);
-      MPI_Comm_free(&node);
-    }
     opt.train.threads = std::max(1, AvailableCores() / std::max(1, local_ranks));
   }
   Trainer trainer(ex, roles, &data, opt.train);

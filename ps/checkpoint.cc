@@ -5,7 +5,6 @@
 #include <zlib.h>
 
 #include <algorithm>
-
 #include <cinttypes>
 #include <cstdio>
 #include <cstring>
@@ -24,9 +23,9 @@ namespace {
 constexpr char kManifestHeader[] = "cfps checkpoint v1";
 // Every field of a MANIFEST; each appears exactly once (the file lines aside).
 constexpr const char* kManifestFields[] = {
-    "run_id", "step", "steps_per_epoch", "shards", "factors", "optimizer", "state_width",
-    "users", "items", "train_ratings", "seed", "batch_size", "workers", "epochs", "lr", "wd",
-    "schedule", "y_range", "created"};
+    "run_id", "step",  "steps_per_epoch", "shards",  "factors",    "optimizer", "state_width",
+    "users",  "items", "train_ratings",   "seed",    "batch_size", "workers",   "epochs",
+    "lr",     "wd",    "schedule",        "y_range", "created"};
 
 // Reads the next whitespace-separated token of a MANIFEST line into `value`: all of it ("0.5.5" is
 // not 0.5 followed by .5).
@@ -121,8 +120,8 @@ Status ReadShardHeader(FILE* f, const std::string& path, uint64_t file_size,
                " of " + std::to_string(meta.num_shards));
   }
   if (static_cast<int>(Get<uint32_t>(h, 40)) != meta.k) {
-    return bad("has k=" + std::to_string(Get<uint32_t>(h, 40)) + ", the MANIFEST says k=" +
-               std::to_string(meta.k));
+    return bad("has k=" + std::to_string(Get<uint32_t>(h, 40)) +
+               ", the MANIFEST says k=" + std::to_string(meta.k));
   }
   if (static_cast<int>(Get<uint32_t>(h, 44)) != static_cast<int>(meta.optimizer) ||
       static_cast<int>(Get<uint32_t>(h, 48)) != meta.state_width) {
@@ -148,17 +147,6 @@ Status ReadShardHeader(FILE* f, const std::string& path, uint64_t file_size,
 }
 
 }  // namespace
-
-uint32_t Crc32(uint32_t crc, const void* data, size_t n) {
-  const Bytef* p = static_cast<const Bytef*>(data);
-  while (n > 0) {
-    const uInt chunk = static_cast<uInt>(std::min<size_t>(n, 1u << 30));
-    crc = static_cast<uint32_t>(crc32(crc, p, chunk));
-    p += chunk;
-    n -= chunk;
-  }
-  return crc;
-}
 
 std::string StepDirName(int64_t step) {
   char buf[32];
@@ -203,9 +191,7 @@ std::string FormatManifest(const CheckpointMeta& m) {
 }
 
 Status ParseManifest(const std::string& text, const std::string& path, CheckpointMeta* out) {
-  auto bad = [&](const std::string& why) {
-    return Status::Corruption("'" + path + "': " + why);
-  };
+  auto bad = [&](const std::string& why) { return Status::Corruption("'" + path + "': " + why); };
   const size_t crc_pos = text.rfind("manifest_crc ");
   if (text.compare(0, sizeof(kManifestHeader) - 1, kManifestHeader) != 0) {
     return bad("not a cfps checkpoint MANIFEST (or from another version)");
@@ -229,27 +215,45 @@ Status ParseManifest(const std::string& text, const std::string& path, Checkpoin
     std::string key;
     ls >> key;
     bool ok = true;
-    if (key == "run_id") ok = Field(ls, &m.run_id);
-    else if (key == "step") ok = Field(ls, &m.step);
-    else if (key == "steps_per_epoch") ok = Field(ls, &m.steps_per_epoch);
-    else if (key == "shards") ok = Field(ls, &m.num_shards);
-    else if (key == "factors") ok = Field(ls, &m.k);
+    if (key == "run_id")
+      ok = Field(ls, &m.run_id);
+    else if (key == "step")
+      ok = Field(ls, &m.step);
+    else if (key == "steps_per_epoch")
+      ok = Field(ls, &m.steps_per_epoch);
+    else if (key == "shards")
+      ok = Field(ls, &m.num_shards);
+    else if (key == "factors")
+      ok = Field(ls, &m.k);
     else if (key == "optimizer") {
       std::string name;
       ok = Field(ls, &name) && ParseOptimizerKind(name, &m.optimizer).ok();
-    } else if (key == "state_width") ok = Field(ls, &m.state_width);
-    else if (key == "users") ok = Field(ls, &m.users);
-    else if (key == "items") ok = Field(ls, &m.items);
-    else if (key == "train_ratings") ok = Field(ls, &m.train_ratings);
-    else if (key == "seed") ok = Field(ls, &m.seed);
-    else if (key == "batch_size") ok = Field(ls, &m.batch_size);
-    else if (key == "workers") ok = Field(ls, &m.workers);
-    else if (key == "epochs") ok = Field(ls, &m.epochs);
-    else if (key == "lr") ok = Field(ls, &m.lr);
-    else if (key == "wd") ok = Field(ls, &m.wd);
-    else if (key == "schedule") ok = Field(ls, &m.schedule);
-    else if (key == "y_range") ok = Field(ls, &m.y_lo) && Field(ls, &m.y_hi);
-    else if (key == "created") ok = Field(ls, &m.created);
+    } else if (key == "state_width")
+      ok = Field(ls, &m.state_width);
+    else if (key == "users")
+      ok = Field(ls, &m.users);
+    else if (key == "items")
+      ok = Field(ls, &m.items);
+    else if (key == "train_ratings")
+      ok = Field(ls, &m.train_ratings);
+    else if (key == "seed")
+      ok = Field(ls, &m.seed);
+    else if (key == "batch_size")
+      ok = Field(ls, &m.batch_size);
+    else if (key == "workers")
+      ok = Field(ls, &m.workers);
+    else if (key == "epochs")
+      ok = Field(ls, &m.epochs);
+    else if (key == "lr")
+      ok = Field(ls, &m.lr);
+    else if (key == "wd")
+      ok = Field(ls, &m.wd);
+    else if (key == "schedule")
+      ok = Field(ls, &m.schedule);
+    else if (key == "y_range")
+      ok = Field(ls, &m.y_lo) && Field(ls, &m.y_hi);
+    else if (key == "created")
+      ok = Field(ls, &m.created);
     else if (key == "file") {
       CheckpointFile f;
       ok = Field(ls, &f.name) && Field(ls, &f.size) && Field(ls, &f.crc) &&
@@ -275,8 +279,8 @@ Status ParseManifest(const std::string& text, const std::string& path, Checkpoin
       __builtin_mul_overflow(rows, int64_t{4} * (m.k + 1 + m.state_width), &bytes)) {
     return bad("inconsistent values");
   }
-  if (m.files.size() != static_cast<size_t>(m.num_shards) + 2 ||
-      m.files[0].name != "users.tsv" || m.files[1].name != "items.tsv") {
+  if (m.files.size() != static_cast<size_t>(m.num_shards) + 2 || m.files[0].name != "users.tsv" ||
+      m.files[1].name != "items.tsv") {
     return bad("file list does not match " + std::to_string(m.num_shards) + " shards");
   }
   for (int s = 0; s < m.num_shards; ++s) {

@@ -36,6 +36,7 @@
 #include <string>
 #include <vector>
 
+#include "common/file_util.h"  // Crc32
 #include "common/status.h"
 #include "common/vocab.h"
 #include "ps/shard.h"
@@ -56,7 +57,7 @@ struct CheckpointFile {
 // continuation: resuming with other values is refused, naming the option.
 struct CheckpointMeta {
   uint64_t run_id = 0;
-  int64_t step = 0;             // global steps done
+  int64_t step = 0;  // global steps done
   int64_t steps_per_epoch = 0;
   int num_shards = 1;
   int k = 0;
@@ -70,14 +71,12 @@ struct CheckpointMeta {
   int epochs = 0;
   double lr = 0, wd = 0, y_lo = 0, y_hi = 0;
   std::string schedule;
-  std::string created;  // UTC, ISO 8601
+  std::string created;                // UTC, ISO 8601
   std::vector<CheckpointFile> files;  // users.tsv, items.tsv, then shard files in order
 };
 
-std::string StepDirName(int64_t step);                       // "step-000001250"
-std::string ShardFileName(int shard, int num_shards);        // "shard-00001-of-00004.bin"
-
-uint32_t Crc32(uint32_t crc, const void* data, size_t n);
+std::string StepDirName(int64_t step);                 // "step-000001250"
+std::string ShardFileName(int shard, int num_shards);  // "shard-00001-of-00004.bin"
 
 std::string FormatManifest(const CheckpointMeta& meta);
 // `path` names the file in errors. Checks the manifest's own CRC and every field.

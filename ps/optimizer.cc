@@ -50,7 +50,7 @@ CFPS_INLINE float SumSquaresOfL2Grad(const float* __restrict g, const float* __r
 }
 
 // One Adam element, in the order of ps/optimizer.h: the reference for the SSE loop below.
-inline void AdamElement(const PreparedStep& s, float g, float* p, float* m, float* v) {
+CFPS_INLINE void AdamElement(const PreparedStep& s, float g, float* p, float* m, float* v) {
   const float pc = *p * s.decay;
   float mc = *m * s.b1;
   mc += s.one_minus_b1 * g;
@@ -67,20 +67,7 @@ CFPS_INLINE void UpdateAdam(const PreparedStep& s, const float* __restrict g, fl
   // A plain element-wise loop: with -fno-math-errno GCC vectorizes it (sqrt included) for the
   // baseline (SSE2, 4 lanes) and in the AVX2 clone of UpdateRow (8 lanes); every lane performs
   // AdamElement's IEEE single-precision operations in its order, so every clone gives its bits.
-  const float decay = s.decay, b1 = s.b1, omb1 = s.one_minus_b1, b2 = s.b2, omb2 = s.one_minus_b2,
-              bc2 = s.bc2, eps = s.eps, step_size = s.step_size;
-  for (int c = 0; c < s.width; ++c) {
-    const float gc = g[c];
-    const float pc = p[c] * decay;
-    float mc = m[c] * b1;
-    mc += omb1 * gc;
-    float vc = v[c] * b2;
-    vc += omb2 * gc * gc;
-    const float denom = std::sqrt(vc / bc2) + eps;
-    p[c] = pc + step_size * mc / denom;
-    m[c] = mc;
-    v[c] = vc;
-  }
+  for (int c = 0; c < s.width; ++c) AdamElement(s, g[c], p + c, m + c, v + c);
 }
 
 CFPS_INLINE void UpdateSgd(const PreparedStep& s, const float* __restrict g, float* __restrict p) {

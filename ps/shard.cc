@@ -3,19 +3,11 @@
 #include <cstring>
 
 #include "common/huge_pages.h"
+#include "common/prefetch.h"
 #include "common/sharding.h"
 #include "common/status.h"
 
 namespace cfps {
-
-namespace {
-void PrefetchForWrite(const float* p, int floats) {
-  const char* c = reinterpret_cast<const char*>(p);
-  const int bytes = floats * static_cast<int>(sizeof(float));
-  for (int off = 0; off < bytes; off += 64) __builtin_prefetch(c + off, 1, 3);
-  __builtin_prefetch(c + bytes - 1, 1, 3);
-}
-}  // namespace
 
 Shard::Shard(int shard, int num_shards, const ModelShape& shape, const OptimizerConfig& optimizer,
              uint64_t seed, double init_std)
@@ -50,10 +42,7 @@ void Shard::Gather(int table, const int32_t* local_ids, int64_t n, float* out) c
     if (i + kAhead < n) {
       const int32_t ahead = local_ids[i + kAhead];
       if (ahead >= 0 && ahead < tb.local_rows) {
-        const char* p =
-            reinterpret_cast<const char*>(&tb.values[static_cast<size_t>(ahead) * width]);
-        for (size_t off = 0; off < width * sizeof(float); off += 64) __builtin_prefetch(p + off);
-        __builtin_prefetch(p + width * sizeof(float) - 1);
+        PrefetchFloats(&tb.values[static_cast<size_t>(ahead) * width], width);
       }
     }
     int32_t id = local_ids[i];
@@ -93,8 +82,9 @@ void Shard::UpdateRows(int table, const PreparedStep& step, const int32_t* local
   for (int64_t s = first; s < last; ++s) {
     if (s + kAhead < last) {
       const size_t ahead = static_cast<size_t>(local_ids[s + kAhead]);
-      PrefetchForWrite(&tb.values[ahead * static_cast<size_t>(width)], width);
-      if (state_width) PrefetchForWrite(tb.state.data() + ahead * state_width, state_width_);
+      PrefetchFloats(&tb.values[ahead * static_cast<size_t>(width)], static_cast<size_t>(width),
+                     true);
+      if (state_width) PrefetchFloats(tb.state.data() + ahead * state_width, state_width, true);
     }
     const int32_t id = local_ids[s];
     CFPS_CHECK(id >= 0 && id < tb.local_rows);

@@ -27,10 +27,10 @@ void ForwardDeltas(const ModelDims& dims, const SampleRows& rows, const float* r
   const int64_t ahead_end = end - kPrefetchAhead;
   for (int64_t i = begin; i < end; ++i) {
     if (i < ahead_end) {
-      PrefetchRow(rows.user_base + static_cast<int64_t>(rows.user_row[i + kPrefetchAhead]) * width,
-                  width);
-      PrefetchRow(rows.item_base + static_cast<int64_t>(rows.item_row[i + kPrefetchAhead]) * width,
-                  width);
+      PrefetchFloats(
+          rows.user_base + static_cast<int64_t>(rows.user_row[i + kPrefetchAhead]) * width, width);
+      PrefetchFloats(
+          rows.item_base + static_cast<int64_t>(rows.item_row[i + kPrefetchAhead]) * width, width);
     }
     const float* u = rows.user_base + static_cast<int64_t>(rows.user_row[i]) * width;
     const float* v = rows.item_base + static_cast<int64_t>(rows.item_row[i]) * width;
@@ -55,8 +55,12 @@ void PredictionErrors(const ModelDims& dims, const SampleRows& rows, const float
   for (int64_t i = begin; i < end; ++i) {
     if (i + kPrefetchAhead < end) {
       const int32_t ua = rows.user_row[i + kPrefetchAhead], ia = rows.item_row[i + kPrefetchAhead];
-      if (ua >= 0) PrefetchRow(rows.user_base + static_cast<int64_t>(ua) * width, width);
-      if (ia >= 0) PrefetchRow(rows.item_base + static_cast<int64_t>(ia) * width, width);
+      if (ua >= 0)
+        PrefetchFloats(rows.user_base + static_cast<int64_t>(ua) * width,
+                       static_cast<size_t>(width));
+      if (ia >= 0)
+        PrefetchFloats(rows.item_base + static_cast<int64_t>(ia) * width,
+                       static_cast<size_t>(width));
     }
     const float s = kernel_math::Sigmoid(row(rows.user_base, rows.user_row[i]),
                                          row(rows.item_base, rows.item_row[i]), k);

@@ -15,6 +15,7 @@
 
 #include <cstdint>
 
+#include "common/prefetch.h"
 #include "worker/kernels.h"
 
 namespace cfps {
@@ -46,18 +47,5 @@ void ReduceRows(int k, int64_t n, const int32_t* slot_of, const float* delta,
 // Splits slots [0, num_slots) into `parts` ranges holding about equal numbers of samples
 // (count[s] samples in slot s); bounds gets parts + 1 entries.
 void BalancedSlotRanges(const int32_t* count, int32_t num_slots, int parts, int32_t* bounds);
-
-inline void PrefetchRow(const float* row, int width) {
-  const char* p = reinterpret_cast<const char*>(row);
-  const int bytes = width * static_cast<int>(sizeof(float));
-  for (int off = 0; off < bytes; off += 64) __builtin_prefetch(p + off, 0, 3);
-  __builtin_prefetch(p + bytes - 1, 0, 3);
-}
-inline void PrefetchRowForWrite(float* row, int width) {
-  const char* p = reinterpret_cast<const char*>(row);
-  const int bytes = width * static_cast<int>(sizeof(float));
-  for (int off = 0; off < bytes; off += 64) __builtin_prefetch(p + off, 1, 3);
-  __builtin_prefetch(p + bytes - 1, 1, 3);
-}
 
 }  // namespace cfps

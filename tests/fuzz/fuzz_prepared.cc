@@ -3,22 +3,17 @@
 // size field, names CRC and header CRC made right (when it has a header), so that the fuzzer
 // gets past the checksums into the counts, the names and the arrays. What an accepted file must
 // give: a data set whose every row is inside its vocabularies.
-#include <zlib.h>
-
 #include <cstdint>
 #include <cstring>
 #include <string>
 #include <vector>
 
 #include "common/dataset.h"
+#include "common/file_util.h"
 #include "common/prepared.h"
 #include "tests/fuzz/fuzz_file.h"
 
 namespace {
-
-uint32_t Crc(const uint8_t* p, size_t n) {
-  return static_cast<uint32_t>(crc32(crc32(0L, Z_NULL, 0), p, static_cast<uInt>(n)));
-}
 
 void Check(const std::string& path) {
   cfps::PreparedRatings prepared;
@@ -53,11 +48,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   uint64_t names_bytes;
   std::memcpy(&names_bytes, &fixed[40], 8);
   if (names_bytes <= size - 64) {
-    const uint32_t names_crc = Crc(fixed.data() + 64, static_cast<size_t>(names_bytes));
+    const uint32_t names_crc = cfps::Crc32(0, fixed.data() + 64, static_cast<size_t>(names_bytes));
     std::memcpy(&fixed[48], &names_crc, 4);
   }
   std::memset(&fixed[12], 0, 4);
-  const uint32_t header_crc = Crc(fixed.data(), 64);
+  const uint32_t header_crc = cfps::Crc32(0, fixed.data(), 64);
   std::memcpy(&fixed[12], &header_crc, 4);
   Check(file.Set(fixed.data(), fixed.size()));
   return 0;
