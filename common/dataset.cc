@@ -1,7 +1,9 @@
 #include "common/dataset.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <limits>
 #include <thread>
 #include <utility>
@@ -59,28 +61,80 @@ std::string FormatDouble(double v) {
 
 }  // namespace
 
-void RatingArrays::reserve(size_t n) { ReserveHuge(&r_, n); }
+RatingLayout ChooseRatingLayout(int64_t n_users, int64_t n_items, uint32_t rating_bits) {
+  // Rows are stored + 1, so n rows take the bits of n.
+  auto bits_of = [](int64_t n) {
+    int b = 1;
+    while (b < 62 && (int64_t{1} << b) <= n) ++b;
+    return b;
+  };
+  RatingLayout layout;
+  layout.user_bits = bits_of(n_users);
+  layout.item_bits = bits_of(n_items);
+  const int rows = layout.user_bits + layout.item_bits;
+  const int zero_low = rating_bits == 0 ? 32 : __builtin_ctz(rating_bits);
+  layout.rating_shift = std::max(0, rows - 32);
+  layout.packed = layout.rating_shift <= zero_low && rows <= 62;
+  if (!layout.packed) layout = RatingLayout();
+  return layout;
+}
+
+uint32_t RatingBits(const float* ratings, size_t n) {
+  uint32_t all = 0;
+  for (size_t k = 0; k < n; ++k) {
+    uint32_t bits;
+    std::memcpy(&bits, &ratings[k], sizeof(bits));
+    all |= bits;
+  }
+  return all;
+}
+
+void RatingArrays::reserve(size_t n) {
+  if (layout_.packed) {
+    ReserveHuge(&w_, n);
+  } else {
+    ReserveHuge(&r_, n);
+  }
+}
 
 void RatingArrays::resize(size_t n) {
-  ReserveHuge(&r_, n);
-  r_.resize(n);
+  reserve(n);
+  if (layout_.packed) {
+    w_.resize(n);
+  } else {
+    r_.resize(n);
+  }
+}
+
+void RatingArrays::push_back(int32_t user, int32_t item, float rating) {
+  if (!layout_.packed) {
+    r_.push_back({user, item, rating});
+    return;
+  }
+  w_.push_back(Pack(user, item, rating));
 }
 
 std::vector<int32_t> RatingArrays::users() const {
-  std::vector<int32_t> out(r_.size());
-  for (size_t k = 0; k < r_.size(); ++k) out[k] = r_[k].user;
+  std::vector<int32_t> out(size());
+  Read([&](auto r) {
+    for (size_t k = 0; k < out.size(); ++k) out[k] = r(k).user;
+  });
   return out;
 }
 
 std::vector<int32_t> RatingArrays::items() const {
-  std::vector<int32_t> out(r_.size());
-  for (size_t k = 0; k < r_.size(); ++k) out[k] = r_[k].item;
+  std::vector<int32_t> out(size());
+  Read([&](auto r) {
+    for (size_t k = 0; k < out.size(); ++k) out[k] = r(k).item;
+  });
   return out;
 }
 
 std::vector<float> RatingArrays::ratings() const {
-  std::vector<float> out(r_.size());
-  for (size_t k = 0; k < r_.size(); ++k) out[k] = r_[k].rating;
+  std::vector<float> out(size());
+  Read([&](auto r) {
+    for (size_t k = 0; k < out.size(); ++k) out[k] = r(k).rating;
+  });
   return out;
 }
 
@@ -187,6 +241,8 @@ Status BuildDataset(const DataOptions& options, Dataset* out) {
     std::vector<int32_t> user_rows, item_rows;
     out->users = BuildUsedVocab(*all.user_names, all.user, n, nullptr, &user_rows);
     out->items = BuildUsedVocab(*all.item_names, all.item, n, nullptr, &item_rows);
+    out->train = RatingArrays(
+        ChooseRatingLayout(out->users.size(), out->items.size(), RatingBits(all.rating, n)));
     out->train.reserve(n);
     for (size_t k = 0; k < n; ++k) Append(all, k, user_rows, item_rows, &out->train);
     all_prepared.ReleasePages();
@@ -194,6 +250,8 @@ Status BuildDataset(const DataOptions& options, Dataset* out) {
 
     std::vector<int32_t> valid_user_rows = MapNames(*valid.user_names, out->users);
     std::vector<int32_t> valid_item_rows = MapNames(*valid.item_names, out->items);
+    out->valid = RatingArrays(ChooseRatingLayout(out->users.size(), out->items.size(),
+                                                 RatingBits(valid.rating, valid.n)));
     out->valid.reserve(valid.n);
     for (size_t k = 0; k < valid.n; ++k) {
       if (!Append(valid, k, valid_user_rows, valid_item_rows, &out->valid)) ++out->valid_unknown;
@@ -223,13 +281,20 @@ Status BuildDataset(const DataOptions& options, Dataset* out) {
   // half knows where its ratings go from the count of training ratings before it): the same
   // arrays as one pass in order.
   std::vector<int32_t> user_rows, item_rows;
+  uint32_t rating_bits = 0;
   {
-    std::thread items(
-        [&] { out->items = BuildUsedVocab(*all.item_names, all.item, n, &in_train, &item_rows); });
+    std::thread items([&] {
+      out->items = BuildUsedVocab(*all.item_names, all.item, n, &in_train, &item_rows);
+      rating_bits = RatingBits(all.rating, n);
+    });
     out->users = BuildUsedVocab(*all.user_names, all.user, n, &in_train, &user_rows);
     items.join();
   }
   all_prepared.ReleasePages();
+  // One layout for both parts (the validation part's rows are inside the same vocabularies).
+  const RatingLayout layout = ChooseRatingLayout(out->users.size(), out->items.size(), rating_bits);
+  out->train = RatingArrays(layout);
+  out->valid = RatingArrays(layout);
   out->train.resize(n - n_valid);
   out->valid.resize(n_valid);
   const size_t half = n / 2;

@@ -477,6 +477,8 @@ Status StreamRows(const std::string& step_dir, const CheckpointMeta& meta,
       }
     }
     const int64_t rows = t == 0 ? meta.users : meta.items;
+    if (rows == 0) continue;
+    // The files hold these rows (their sizes were checked): the buffer is no larger than they are.
     std::vector<float> row(static_cast<size_t>(width));
     for (int64_t r = 0; r < rows; ++r) {
       const int s = ShardOf(r, S);

@@ -147,15 +147,16 @@ void Trainer::Step(int64_t global_step, const std::vector<int32_t>& order) {
     batch_items_.resize(static_cast<size_t>(n));
     batch_ratings_.resize(static_cast<size_t>(n));
     const int32_t* idx = order.data() + begin + slice.begin;
-    const Rating* train = data_->train.data();
-    constexpr int64_t kAhead = 64;  // the ratings are read in random order: prefetch
-    for (int64_t i = 0; i < n; ++i) {
-      if (i + kAhead < n) __builtin_prefetch(&train[idx[i + kAhead]]);
-      const Rating& r = train[idx[i]];
-      batch_users_[static_cast<size_t>(i)] = r.user;
-      batch_items_[static_cast<size_t>(i)] = r.item;
-      batch_ratings_[static_cast<size_t>(i)] = r.rating;
-    }
+    data_->train.Read([&](auto train) {
+      constexpr int64_t kAhead = 64;  // the ratings are read in random order: prefetch
+      for (int64_t i = 0; i < n; ++i) {
+        if (i + kAhead < n) __builtin_prefetch(train.address(static_cast<size_t>(idx[i + kAhead])));
+        const Rating r = train(static_cast<size_t>(idx[i]));
+        batch_users_[static_cast<size_t>(i)] = r.user;
+        batch_items_[static_cast<size_t>(i)] = r.item;
+        batch_ratings_[static_cast<size_t>(i)] = r.rating;
+      }
+    });
   }
   Pull(batch_users_.data(), batch_items_.data(), n);
 
@@ -266,27 +267,32 @@ void Trainer::FusedStep(int64_t global_step, const std::vector<int32_t>& order) 
   const int32_t* idx = order.data() + begin;
 
   // Phase 1: the batch's rows and their dedup, one table per thread.
-  const Rating* train = data_->train.data();
   auto users = [&] {
-    constexpr int64_t kAhead = 64;  // the ratings are read in random order: prefetch
-    for (int64_t i = 0; i < n; ++i) {
-      if (i + kAhead < n) __builtin_prefetch(&train[idx[i + kAhead]]);
-      const Rating& r = train[idx[i]];
-      batch_users_[static_cast<size_t>(i)] = r.user;
-      batch_ratings_[static_cast<size_t>(i)] = r.rating;
-      if (threads == 1) batch_items_[static_cast<size_t>(i)] = r.item;
-    }
+    data_->train.Read([&](auto train) {
+      constexpr int64_t kAhead = 64;  // the ratings are read in random order: prefetch
+      for (int64_t i = 0; i < n; ++i) {
+        if (i + kAhead < n) __builtin_prefetch(train.address(static_cast<size_t>(idx[i + kAhead])));
+        const Rating r = train(static_cast<size_t>(idx[i]));
+        batch_users_[static_cast<size_t>(i)] = r.user;
+        batch_ratings_[static_cast<size_t>(i)] = r.rating;
+        if (threads == 1) batch_items_[static_cast<size_t>(i)] = r.item;
+      }
+    });
     user_groups_.Group(batch_users_.data(), n, 1, &user_slot_);
     SplitSlots(user_slot_, n, user_groups_.num_unique(), threads, &ucount_, &ubounds_);
   };
   auto items = [&] {
     if (threads > 1) {
       // The users' thread reads the same records at the same time: whichever misses first.
-      constexpr int64_t kAhead = 64;
-      for (int64_t i = 0; i < n; ++i) {
-        if (i + kAhead < n) __builtin_prefetch(&train[idx[i + kAhead]]);
-        batch_items_[static_cast<size_t>(i)] = train[idx[i]].item;
-      }
+      data_->train.Read([&](auto train) {
+        constexpr int64_t kAhead = 64;
+        for (int64_t i = 0; i < n; ++i) {
+          if (i + kAhead < n) {
+            __builtin_prefetch(train.address(static_cast<size_t>(idx[i + kAhead])));
+          }
+          batch_items_[static_cast<size_t>(i)] = train(static_cast<size_t>(idx[i])).item;
+        }
+      });
     }
     item_groups_.Group(batch_items_.data(), n, 1, &item_slot_);
     SplitSlots(item_slot_, n, item_groups_.num_unique(), threads, &icount_, &ibounds_);
@@ -358,12 +364,14 @@ void Trainer::Evaluate(double* sse, int64_t* count) {
     batch_users_.resize(static_cast<size_t>(m));
     batch_items_.resize(static_cast<size_t>(m));
     batch_ratings_.resize(static_cast<size_t>(m));
-    for (int64_t i = 0; i < m; ++i) {
-      const Rating& v = data_->valid[static_cast<size_t>(begin + i)];
-      batch_users_[static_cast<size_t>(i)] = v.user;
-      batch_items_[static_cast<size_t>(i)] = v.item;
-      batch_ratings_[static_cast<size_t>(i)] = v.rating;
-    }
+    data_->valid.Read([&](auto valid) {
+      for (int64_t i = 0; i < m; ++i) {
+        const Rating v = valid(static_cast<size_t>(begin + i));
+        batch_users_[static_cast<size_t>(i)] = v.user;
+        batch_items_[static_cast<size_t>(i)] = v.item;
+        batch_ratings_[static_cast<size_t>(i)] = v.rating;
+      }
+    });
     if (fused_) {
       // One rank: predict from the shard's own rows (one shard: local row = global row).
       err_.resize(static_cast<size_t>(m));

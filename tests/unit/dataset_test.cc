@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <set>
 #include <string>
 #include <vector>
@@ -51,10 +52,99 @@ TEST(BuildDataset, SplitSizesFollowRoundedFraction) {
     const size_t want_valid = static_cast<size_t>(1001 * pct);  // int(), as fastai
     EXPECT_EQ(d.valid.size(), want_valid) << pct;
     EXPECT_EQ(d.train.size(), 1001 - want_valid) << pct;
-    EXPECT_EQ(d.valid.size(), want_valid);
-    EXPECT_EQ(d.valid.size(), want_valid);
-    EXPECT_EQ(d.train.size(), d.train.size());
-    EXPECT_EQ(d.train.size(), d.train.size());
+  }
+}
+
+uint32_t BitsOf(float f) {
+  uint32_t b;
+  std::memcpy(&b, &f, sizeof(b));
+  return b;
+}
+
+TEST(RatingLayoutTest, PacksWhenRowsAndRatingBitsFitInAWord) {
+  // ml-100k: 943 + 1 and 1682 + 1 values take 10 and 11 bits; whole ratings keep all 32 bits.
+  uint32_t whole = 0;
+  for (float r : {1.0f, 2.0f, 3.0f, 4.0f, 5.0f}) whole |= BitsOf(r);
+  RatingLayout l = ChooseRatingLayout(943, 1682, whole);
+  EXPECT_TRUE(l.packed);
+  EXPECT_EQ(l.user_bits, 10);
+  EXPECT_EQ(l.item_bits, 11);
+  EXPECT_EQ(l.rating_shift, 0);
+  // ML-25M: 18 + 16 bits of rows leave 30 for the rating; halves have 19 zero low bits.
+  uint32_t halves = 0;
+  for (int h = 1; h <= 10; ++h) halves |= BitsOf(0.5f * static_cast<float>(h));
+  l = ChooseRatingLayout(162541, 59047, halves);
+  EXPECT_TRUE(l.packed);
+  EXPECT_EQ(l.user_bits + l.item_bits, 34);
+  EXPECT_EQ(l.rating_shift, 2);
+  // The same rows with ratings that use every mantissa bit: 12 bytes each.
+  EXPECT_FALSE(ChooseRatingLayout(162541, 59047, halves | BitsOf(std::nextafter(1.0f, 2.0f))).packed);
+  // Small tables keep any float exactly.
+  EXPECT_TRUE(ChooseRatingLayout(1000, 1000, BitsOf(3.14159f) | BitsOf(-1e-30f)).packed);
+  // Rows near the int32 limit do not fit next to a rating that needs more than 2 bits.
+  EXPECT_FALSE(ChooseRatingLayout(int64_t{1} << 30, int64_t{1} << 30, halves).packed);
+  EXPECT_EQ(ChooseRatingLayout(0, 0, 0).user_bits, 1);  // -1 and nothing else
+}
+
+TEST(RatingLayoutTest, BothLayoutsGiveBackExactlyWhatWasStored) {
+  Rng rng(11);
+  for (int trial = 0; trial < 40; ++trial) {
+    const int64_t n_users = 1 + static_cast<int64_t>(rng.Below(1u << (trial % 20)));
+    const int64_t n_items = 1 + static_cast<int64_t>(rng.Below(1u << (trial % 17)));
+    const int kind = trial % 4;
+    std::vector<Rating> want(300);
+    for (Rating& r : want) {
+      r.user = static_cast<int32_t>(rng.Below(static_cast<uint32_t>(n_users + 1))) - 1;
+      r.item = static_cast<int32_t>(rng.Below(static_cast<uint32_t>(n_items + 1))) - 1;
+      const float any = static_cast<float>(rng.Uniform() * 20.0 - 10.0);
+      r.rating = kind == 0   ? 0.5f * static_cast<float>(rng.Below(11))
+                 : kind == 1 ? any
+                 : kind == 2 ? -0.0f
+                             : std::ldexp(any, -100);
+    }
+    std::vector<float> values;
+    for (const Rating& r : want) values.push_back(r.rating);
+    const RatingLayout layout =
+        ChooseRatingLayout(n_users, n_items, RatingBits(values.data(), values.size()));
+    if (kind == 0) {
+      EXPECT_TRUE(layout.packed) << n_users << " x " << n_items;
+    }
+    RatingArrays pushed(layout), placed(layout);
+    placed.resize(want.size());
+    for (size_t k = 0; k < want.size(); ++k) {
+      pushed.push_back(want[k].user, want[k].item, want[k].rating);
+      placed.set(want.size() - 1 - k, want[k].user, want[k].item, want[k].rating);
+    }
+    ASSERT_EQ(pushed.size(), want.size());
+    EXPECT_EQ(pushed.bytes_per_rating(), layout.packed ? 8u : 12u);
+    pushed.Read([&](auto reader) {
+      for (size_t k = 0; k < want.size(); ++k) {
+        const Rating a = reader(k), b = placed[want.size() - 1 - k];
+        EXPECT_EQ(a.user, want[k].user);
+        EXPECT_EQ(a.item, want[k].item);
+        EXPECT_EQ(BitsOf(a.rating), BitsOf(want[k].rating));
+        EXPECT_EQ(b.user, want[k].user);
+        EXPECT_EQ(b.item, want[k].item);
+        EXPECT_EQ(BitsOf(b.rating), BitsOf(want[k].rating));
+      }
+    });
+  }
+}
+
+TEST(RatingLayoutTest, BuiltDatasetsArePackedAndMatchTheFile) {
+  // NumberedRatings: ratings 0..1000 (whole numbers), 13 users, 17 items: packed.
+  TempDir dir;
+  const std::string path = dir.Write("r.data", NumberedRatings(1001, 13, 17));
+  Dataset d;
+  ASSERT_TRUE(BuildDataset(Numbered(path, 0.2, 42), &d).ok());
+  EXPECT_TRUE(d.train.layout().packed);
+  EXPECT_TRUE(d.valid.layout().packed);
+  for (const RatingArrays* a : {&d.train, &d.valid}) {
+    for (size_t k = 0; k < a->size(); ++k) {
+      const int line = static_cast<int>((*a)[k].rating);
+      ASSERT_EQ(d.users.Name((*a)[k].user), "u" + std::to_string(line % 13));
+      ASSERT_EQ(d.items.Name((*a)[k].item), std::to_string((line * 7) % 17));
+    }
   }
 }
 

@@ -2,6 +2,7 @@
 // and says what happened before the fix.
 #include <gtest/gtest.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <cstdint>
@@ -15,6 +16,7 @@
 #include "launch/commands.h"
 #include "launch/options.h"
 #include "ps/checkpoint.h"
+#include "ps/shard.h"
 
 namespace cfps {
 namespace {
@@ -283,6 +285,41 @@ TEST(FuzzRegressionManifest, SizesThatOverflowAreRejected) {
   big = SmallMeta();
   big.users = big.items = int64_t{1} << 62;
   ExpectManifestRejected(FormatManifest(big), "inconsistent values");
+}
+
+// fuzz_checkpoint_shard, in the 10-million-execution campaign: a consistent checkpoint (MANIFEST,
+// header and sizes agree) with empty tables and k = 715,827,881 made StreamRows (`cfps export`)
+// allocate its one-row buffer of k + 1 floats, 2.8 GB, before reading anything: libFuzzer's
+// out-of-memory, a bad_alloc or an OOM kill outside it. The buffer now exists only for a table
+// with rows, which the file sizes (checked against the header) then bound.
+TEST(FuzzRegressionShard, EmptyTablesWithAHugeKAllocateNothing) {
+  CheckpointMeta m = SmallMeta();
+  m.k = std::numeric_limits<int>::max() / 3 - 1;
+  m.optimizer = OptimizerKind::kSgd;
+  m.state_width = 0;
+  m.users = m.items = 0;
+  ModelShape shape;
+  shape.k = m.k;
+  OptimizerConfig sgd;
+  sgd.kind = OptimizerKind::kSgd;
+  const Shard empty(0, 1, shape, sgd, 42);
+  const std::string dir = TempPath("empty_huge_k");
+  ASSERT_TRUE(MakeDirs(dir).ok());
+  CheckpointFile entry;
+  ASSERT_TRUE(WriteShardFile(dir + "/" + ShardFileName(0, 1), empty, m.run_id, m.step, &entry).ok());
+  m.files = {entry};
+  struct rusage before, after;
+  getrusage(RUSAGE_SELF, &before);
+  int calls = 0;
+  const Status s = StreamRows(dir, m, [&](int, int64_t, const float*) {
+    ++calls;
+    return Status::OK();
+  });
+  getrusage(RUSAGE_SELF, &after);
+  EXPECT_TRUE(s.ok()) << s.message();
+  EXPECT_EQ(calls, 0);
+  // ru_maxrss is in KiB: the 2.8 GB buffer (zero-filled, so touched) would raise it by 2.7e6.
+  EXPECT_LT(after.ru_maxrss - before.ru_maxrss, 256 * 1024);
 }
 
 }  // namespace
