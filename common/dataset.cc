@@ -214,7 +214,7 @@ Status LoadRatings(const char* option, const std::string& path, const ReadOption
 
 }  // namespace
 
-Status BuildDataset(const DataOptions& options, Dataset* out) {
+Status BuildDataset(const DataOptions& options, Dataset* out, bool keep_ratings) {
   *out = Dataset();
   if (!(options.valid_pct >= 0.0 && options.valid_pct < 1.0)) {
     return Status::InvalidArgument("--valid-pct must be in [0, 1), got " +
@@ -241,20 +241,34 @@ Status BuildDataset(const DataOptions& options, Dataset* out) {
     std::vector<int32_t> user_rows, item_rows;
     out->users = BuildUsedVocab(*all.user_names, all.user, n, nullptr, &user_rows);
     out->items = BuildUsedVocab(*all.item_names, all.item, n, nullptr, &item_rows);
-    out->train = RatingArrays(
-        ChooseRatingLayout(out->users.size(), out->items.size(), RatingBits(all.rating, n)));
-    out->train.reserve(n);
-    for (size_t k = 0; k < n; ++k) Append(all, k, user_rows, item_rows, &out->train);
+    if (keep_ratings) {
+      out->train = RatingArrays(
+          ChooseRatingLayout(out->users.size(), out->items.size(), RatingBits(all.rating, n)));
+      out->train.reserve(n);
+      for (size_t k = 0; k < n; ++k) Append(all, k, user_rows, item_rows, &out->train);
+    } else {
+      out->train = RatingArrays::Counted(n);
+    }
     all_prepared.ReleasePages();
     all_parsed = Ratings();  // free the raw arrays before the second mapping
 
     std::vector<int32_t> valid_user_rows = MapNames(*valid.user_names, out->users);
     std::vector<int32_t> valid_item_rows = MapNames(*valid.item_names, out->items);
-    out->valid = RatingArrays(ChooseRatingLayout(out->users.size(), out->items.size(),
-                                                 RatingBits(valid.rating, valid.n)));
-    out->valid.reserve(valid.n);
-    for (size_t k = 0; k < valid.n; ++k) {
-      if (!Append(valid, k, valid_user_rows, valid_item_rows, &out->valid)) ++out->valid_unknown;
+    if (keep_ratings) {
+      out->valid = RatingArrays(ChooseRatingLayout(out->users.size(), out->items.size(),
+                                                   RatingBits(valid.rating, valid.n)));
+      out->valid.reserve(valid.n);
+      for (size_t k = 0; k < valid.n; ++k) {
+        if (!Append(valid, k, valid_user_rows, valid_item_rows, &out->valid)) ++out->valid_unknown;
+      }
+    } else {
+      out->valid = RatingArrays::Counted(valid.n);
+      for (size_t k = 0; k < valid.n; ++k) {
+        if (valid_user_rows[static_cast<size_t>(valid.user[k])] < 0 ||
+            valid_item_rows[static_cast<size_t>(valid.item[k])] < 0) {
+          ++out->valid_unknown;
+        }
+      }
     }
     valid_prepared.ReleasePages();
     return Status::OK();
@@ -285,7 +299,7 @@ Status BuildDataset(const DataOptions& options, Dataset* out) {
   {
     std::thread items([&] {
       out->items = BuildUsedVocab(*all.item_names, all.item, n, &in_train, &item_rows);
-      rating_bits = RatingBits(all.rating, n);
+      if (keep_ratings) rating_bits = RatingBits(all.rating, n);
     });
     out->users = BuildUsedVocab(*all.user_names, all.user, n, &in_train, &user_rows);
     items.join();
@@ -293,10 +307,15 @@ Status BuildDataset(const DataOptions& options, Dataset* out) {
   all_prepared.ReleasePages();
   // One layout for both parts (the validation part's rows are inside the same vocabularies).
   const RatingLayout layout = ChooseRatingLayout(out->users.size(), out->items.size(), rating_bits);
-  out->train = RatingArrays(layout);
-  out->valid = RatingArrays(layout);
-  out->train.resize(n - n_valid);
-  out->valid.resize(n_valid);
+  if (keep_ratings) {
+    out->train = RatingArrays(layout);
+    out->valid = RatingArrays(layout);
+    out->train.resize(n - n_valid);
+    out->valid.resize(n_valid);
+  } else {
+    out->train = RatingArrays::Counted(n - n_valid);
+    out->valid = RatingArrays::Counted(n_valid);
+  }
   const size_t half = n / 2;
   size_t train_before_half = 0;
   for (size_t k = 0; k < half; ++k) train_before_half += in_train[k];
@@ -308,6 +327,13 @@ Status BuildDataset(const DataOptions& options, Dataset* out) {
     constexpr size_t kChunk = size_t{1} << 20;  // ratings read between two releases
     for (size_t k = begin; k < end; ++k) {
       if ((k - begin) % kChunk == 0 && k > begin) all_prepared.ReleaseRatings(k - kChunk, k);
+      if (!keep_ratings) {
+        if (!in_train[k] && (user_rows[static_cast<size_t>(all.user[k])] < 0 ||
+                             item_rows[static_cast<size_t>(all.item[k])] < 0)) {
+          ++unknown[part];
+        }
+        continue;
+      }
       const int32_t user = user_rows[static_cast<size_t>(all.user[k])];
       const int32_t item = item_rows[static_cast<size_t>(all.item[k])];
       if (in_train[k]) {

@@ -76,8 +76,19 @@ class RatingArrays {
 
   const RatingLayout& layout() const { return layout_; }
   size_t bytes_per_rating() const { return layout_.packed ? sizeof(uint64_t) : sizeof(Rating); }
-  size_t size() const { return layout_.packed ? w_.size() : r_.size(); }
+  size_t size() const { return counted_ ? counted_n_ : layout_.packed ? w_.size() : r_.size(); }
   bool empty() const { return size() == 0; }
+  // The bytes the ratings take here (0 for a counted array).
+  size_t bytes() const { return counted_ ? 0 : size() * bytes_per_rating(); }
+  // Sizes without values: a rank that only serves needs the counts (steps per epoch, evaluation
+  // rounds), never a rating. Reading one is a bug.
+  static RatingArrays Counted(size_t n) {
+    RatingArrays a;
+    a.counted_ = true;
+    a.counted_n_ = n;
+    return a;
+  }
+  bool counted() const { return counted_; }
   void reserve(size_t n);  // with huge pages for large arrays (random access)
   void resize(size_t n);   // likewise
   // Rows and rating must fit the layout (they do when it was chosen from them).
@@ -100,6 +111,7 @@ class RatingArrays {
   // f(reader) with the reader of this layout; returns what f returns.
   template <typename F>
   decltype(auto) Read(F&& f) const {
+    CFPS_CHECK(!counted_ || counted_n_ == 0);
     if (layout_.packed) return f(packed_reader());
     return f(WideRatingReader{r_.data()});
   }
@@ -133,6 +145,8 @@ class RatingArrays {
   }
 
   RatingLayout layout_;
+  bool counted_ = false;
+  size_t counted_n_ = 0;
   std::vector<Rating> r_;    // wide
   std::vector<uint64_t> w_;  // packed
 };
@@ -148,6 +162,8 @@ struct Dataset {
 // Reads options.data (and options.valid_data), splits, builds the vocabularies from the training
 // part and maps both parts to dense rows. Random split: a seeded permutation of the ratings; the
 // first round(n * valid_pct) of it are the validation set; both sets keep file order.
-Status BuildDataset(const DataOptions& options, Dataset* out);
+// With keep_ratings false (a rank that only serves), train and valid are counted arrays: the same
+// vocabularies, sizes and counts, the same errors, no ratings kept.
+Status BuildDataset(const DataOptions& options, Dataset* out, bool keep_ratings = true);
 
 }  // namespace cfps

@@ -67,8 +67,7 @@ MemoryPlan PlanMemory(const Roles& roles, int rank, const Dataset& data,
                                             static_cast<double>(rows[0] + rows[1]));
     p.shard_aggregation += touched * (width * 4 + 4);
   }
-  p.data = static_cast<double>(data.train.size() * data.train.bytes_per_rating() +
-                               data.valid.size() * data.valid.bytes_per_rating()) +
+  p.data = static_cast<double>(data.train.bytes() + data.valid.bytes()) +
            VocabBytes(data.users) + VocabBytes(data.items);
   if (roles.trains(rank)) {
     p.order = static_cast<double>(data.train.size()) * 4;

@@ -147,7 +147,8 @@ int RunTrain(int argc, const char* const* argv) {
   Dataset data;
   const double baseline_rss = CurrentRssBytes();  // the process before the data and the model
   const double load_start = WallNow();
-  if (AnyFailed(ex, BuildDataset(opt.data, &data))) return 1;
+  // A rank that only serves keeps the vocabularies and the counts, not the ratings.
+  if (AnyFailed(ex, BuildDataset(opt.data, &data, roles.trains(rank)))) return 1;
   const double load_seconds = WallNow() - load_start;
 
   // The memory plan: what is still to be allocated (the data is in) must fit in what the node has

@@ -364,7 +364,7 @@ void Trainer::Evaluate(double* sse, int64_t* count) {
     batch_users_.resize(static_cast<size_t>(m));
     batch_items_.resize(static_cast<size_t>(m));
     batch_ratings_.resize(static_cast<size_t>(m));
-    data_->valid.Read([&](auto valid) {
+    if (m > 0) data_->valid.Read([&](auto valid) {
       for (int64_t i = 0; i < m; ++i) {
         const Rating v = valid(static_cast<size_t>(begin + i));
         batch_users_[static_cast<size_t>(i)] = v.user;

@@ -234,6 +234,41 @@ TEST(BuildDataset, VocabularyComesFromTrainingOnly) {
   }
 }
 
+// A rank that only serves (keep_ratings false): the same vocabularies, sizes and unknown count as a
+// worker's dataset, with no ratings held; for the random split and for a validation file.
+TEST(BuildDataset, ServersKeepCountsAndVocabulariesOnly) {
+  TempDir dir;
+  std::string text;
+  for (int k = 0; k < 500; ++k) {
+    text += std::to_string(k % 37) + "\t" + std::to_string((k * 13) % 101) + "\t" +
+            std::to_string(1 + k % 5) + "\n";
+  }
+  for (int k = 0; k < 20; ++k) text += "once" + std::to_string(k) + "\t13\t4\n";  // some in valid
+  DataOptions split;
+  split.data = dir.Write("r.data", text);
+  split.valid_pct = 0.3;
+  DataOptions file = split;
+  file.valid_data = dir.Write("v.data", "1\t13\t3\n999\t13\t4\n2\t998\t5\n");
+  for (const DataOptions& o : {split, file}) {
+    Dataset worker, server;
+    ASSERT_TRUE(BuildDataset(o, &worker).ok());
+    ASSERT_TRUE(BuildDataset(o, &server, /*keep_ratings=*/false).ok());
+    EXPECT_EQ(server.train.size(), worker.train.size());
+    EXPECT_EQ(server.valid.size(), worker.valid.size());
+    EXPECT_EQ(server.valid_unknown, worker.valid_unknown);
+    EXPECT_GT(worker.valid_unknown, 0);
+    EXPECT_EQ(server.users.size(), worker.users.size());
+    EXPECT_EQ(server.items.size(), worker.items.size());
+    for (int64_t r = 0; r < worker.items.size(); ++r) {
+      EXPECT_EQ(server.items.Name(static_cast<int32_t>(r)), worker.items.Name(static_cast<int32_t>(r)));
+    }
+    EXPECT_TRUE(server.train.counted() && server.valid.counted());
+    EXPECT_FALSE(worker.train.counted());
+    EXPECT_EQ(server.train.bytes() + server.valid.bytes(), 0u);
+    EXPECT_EQ(worker.train.bytes(), worker.train.size() * worker.train.bytes_per_rating());
+  }
+}
+
 TEST(BuildDataset, ExplicitValidationFile) {
   TempDir dir;
   DataOptions o;
