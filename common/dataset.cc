@@ -16,12 +16,19 @@ namespace cfps {
 
 namespace {
 
+// Ratings read between two releases of a prepared file's pages: a pass over a mapped file keeps
+// only this much of it resident (the peak RSS of a rank stays its plan).
+constexpr size_t kReleaseChunk = size_t{1} << 20;
+
 // Vocabulary over the names that the selected ratings use (selected[k] != 0), and the dense row of
-// every interned name (-1 for names no selected rating uses).
+// every interned name (-1 for names no selected rating uses). `mapped` (may be null) is the
+// prepared file `ids` lives in: its pages are released as the pass goes.
 Vocab BuildUsedVocab(const std::vector<std::string>& names, const int32_t* ids, size_t n,
-                     const std::vector<uint8_t>* selected, std::vector<int32_t>* row_of_name) {
+                     const std::vector<uint8_t>* selected, const PreparedRatings* mapped,
+                     std::vector<int32_t>* row_of_name) {
   std::vector<uint8_t> used(names.size(), 0);
   for (size_t k = 0; k < n; ++k) {
+    if (k % kReleaseChunk == 0 && k > 0 && mapped) mapped->ReleaseRatings(k - kReleaseChunk, k);
     if (selected == nullptr || (*selected)[k]) used[static_cast<size_t>(ids[k])] = 1;
   }
   std::vector<std::string> used_names;
@@ -170,6 +177,7 @@ Status LoadRatings(const char* option, const std::string& path, const ReadOption
   const int64_t n_items = static_cast<int64_t>(v.item_names->size());
   std::vector<uint8_t> keep;
   for (size_t k = 0; k < v.n; ++k) {
+    if (k % kReleaseChunk == 0 && k > 0) prepared->ReleaseRatings(k - kReleaseChunk, k);
     if (v.user[k] < 0 || v.user[k] >= n_users || v.item[k] < 0 || v.item[k] >= n_items) {
       return Status::InvalidArgument(
           "'" + path + "': damaged prepared file: rating " + std::to_string(k) + " names user " +
@@ -239,8 +247,8 @@ Status BuildDataset(const DataOptions& options, Dataset* out, bool keep_ratings)
     out->skipped_lines += skipped;
 
     std::vector<int32_t> user_rows, item_rows;
-    out->users = BuildUsedVocab(*all.user_names, all.user, n, nullptr, &user_rows);
-    out->items = BuildUsedVocab(*all.item_names, all.item, n, nullptr, &item_rows);
+    out->users = BuildUsedVocab(*all.user_names, all.user, n, nullptr, &all_prepared, &user_rows);
+    out->items = BuildUsedVocab(*all.item_names, all.item, n, nullptr, &all_prepared, &item_rows);
     if (keep_ratings) {
       out->train = RatingArrays(
           ChooseRatingLayout(out->users.size(), out->items.size(), RatingBits(all.rating, n)));
@@ -283,6 +291,7 @@ Status BuildDataset(const DataOptions& options, Dataset* out, bool keep_ratings)
                                    " ratings: --valid-pct " + FormatDouble(options.valid_pct) +
                                    " leaves none for training");
   }
+  out->split_bytes = static_cast<int64_t>(n * (sizeof(uint32_t) + sizeof(uint8_t)));
   std::vector<uint8_t> in_train(n, 1);
   {
     std::vector<uint32_t> perm;
@@ -298,10 +307,16 @@ Status BuildDataset(const DataOptions& options, Dataset* out, bool keep_ratings)
   uint32_t rating_bits = 0;
   {
     std::thread items([&] {
-      out->items = BuildUsedVocab(*all.item_names, all.item, n, &in_train, &item_rows);
-      if (keep_ratings) rating_bits = RatingBits(all.rating, n);
+      out->items =
+          BuildUsedVocab(*all.item_names, all.item, n, &in_train, &all_prepared, &item_rows);
+      for (size_t b = 0; keep_ratings && b < n; b += kReleaseChunk) {
+        const size_t e = std::min(n, b + kReleaseChunk);
+        rating_bits |= RatingBits(all.rating + b, e - b);
+        all_prepared.ReleaseRatings(b, e);
+      }
     });
-    out->users = BuildUsedVocab(*all.user_names, all.user, n, &in_train, &user_rows);
+    out->users =
+        BuildUsedVocab(*all.user_names, all.user, n, &in_train, &all_prepared, &user_rows);
     items.join();
   }
   all_prepared.ReleasePages();
@@ -324,9 +339,10 @@ Status BuildDataset(const DataOptions& options, Dataset* out, bool keep_ratings)
     const size_t begin = part == 0 ? 0 : half, end = part == 0 ? half : n;
     size_t t = part == 0 ? 0 : train_before_half;
     size_t v = part == 0 ? 0 : half - train_before_half;
-    constexpr size_t kChunk = size_t{1} << 20;  // ratings read between two releases
     for (size_t k = begin; k < end; ++k) {
-      if ((k - begin) % kChunk == 0 && k > begin) all_prepared.ReleaseRatings(k - kChunk, k);
+      if ((k - begin) % kReleaseChunk == 0 && k > begin) {
+        all_prepared.ReleaseRatings(k - kReleaseChunk, k);
+      }
       if (!keep_ratings) {
         if (!in_train[k] && (user_rows[static_cast<size_t>(all.user[k])] < 0 ||
                              item_rows[static_cast<size_t>(all.item[k])] < 0)) {

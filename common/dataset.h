@@ -157,6 +157,9 @@ struct Dataset {
   RatingArrays valid;
   int64_t valid_unknown = 0;  // validation ratings whose user or item never occurs in training
   int64_t skipped_lines = 0;
+  // Bytes BuildDataset held only while loading, before the ratings were placed: the random split's
+  // permutation and selection mask (the peak of a rank that keeps no ratings).
+  int64_t split_bytes = 0;
 };
 
 // Reads options.data (and options.valid_data), splits, builds the vocabularies from the training

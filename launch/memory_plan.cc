@@ -69,6 +69,8 @@ MemoryPlan PlanMemory(const Roles& roles, int rank, const Dataset& data,
   }
   p.data = static_cast<double>(data.train.bytes() + data.valid.bytes()) +
            VocabBytes(data.users) + VocabBytes(data.items);
+  p.loading = static_cast<double>(data.split_bytes) + VocabBytes(data.users) +
+              VocabBytes(data.items);
   if (roles.trains(rank)) {
     p.order = static_cast<double>(data.train.size()) * 4;
     const double slice =
@@ -99,7 +101,9 @@ std::string DescribePlan(const MemoryPlan& p) {
   add("data", p.data);
   add("epoch order", p.order);
   add("step buffers", p.buffers);
-  return s + " = " + Mb(p.total());
+  s += " = " + Mb(p.total());
+  if (p.loading > p.total()) s += "; loading (the split) " + Mb(p.loading);
+  return s;
 }
 
 double CurrentRssBytes() { return ProcField("/proc/self/status", "VmRSS"); }

@@ -4,6 +4,7 @@
 // that does not fit is refused before it can fail half-way), and reported next to each rank's
 // peak RSS at the end.
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 
@@ -19,9 +20,13 @@ struct MemoryPlan {
   // Every rank holds the data set (records and vocabularies); workers add the epoch order and
   // the buffers of a step and of an evaluation round.
   double data = 0, order = 0, buffers = 0;
+  // While loading, before any of the above: the vocabularies and the random split's arrays.
+  double loading = 0;
   double total() const {
     return shard_rows + shard_state + shard_aggregation + data + order + buffers;
   }
+  // What the peak RSS should be (above the process baseline): training or loading, the larger.
+  double peak() const { return std::max(total(), loading); }
 };
 
 MemoryPlan PlanMemory(const Roles& roles, int rank, const Dataset& data, const TrainConfig& config);

@@ -393,7 +393,7 @@ int RunTrain(int argc, const char* const* argv) {
   rusage ru;
   getrusage(RUSAGE_SELF, &ru);
   usage[5 * rank + 2] = static_cast<double>(ru.ru_maxrss) / 1024.0;  // MB (ru_maxrss is in KB)
-  usage[5 * rank + 3] = plan.total() / 1e6;
+  usage[5 * rank + 3] = plan.peak() / 1e6;
   usage[5 * rank + 4] = baseline_rss / 1e6;
   ex->AllReduceSum(usage.data(), static_cast<int>(usage.size()));
   if (rank == 0) {
