@@ -242,8 +242,6 @@ int RunTrain(int argc, const char* const* argv) {
         opt.train.schedule == ScheduleKind::kOneCycle ? "one-cycle" : "constant", opt.train.epochs);
     std::printf("cfps: memory plan of rank 0 (%s): %s, process baseline %.1f MB\n",
                 roles.Describe(0).c_str(), DescribePlan(plan).c_str(), baseline_rss / 1e6);
-    std::printf("%-6s %-11s %-11s %-11s %-6s %-10s %-10s %-10s\n", "epoch", "train_loss",
-                "valid_loss", "valid_rmse", "time", "ratings/s", "pulled", "pushed");
     std::fflush(stdout);
   }
 
@@ -282,6 +280,11 @@ int RunTrain(int argc, const char* const* argv) {
           static_cast<long long>(start_step % trainer.steps_per_epoch()), load_secs);
       std::fflush(stdout);
     }
+  }
+  if (rank == 0) {  // after a resume that can fail: no table header above an error
+    std::printf("%-6s %-11s %-11s %-11s %-6s %-10s %-10s %-10s\n", "epoch", "train_loss",
+                "valid_loss", "valid_rmse", "time", "ratings/s", "pulled", "pushed");
+    std::fflush(stdout);
   }
   InstallStopHandlers();
   // Progress within each epoch, rank 0 on stderr (launch/progress.h).
@@ -363,13 +366,14 @@ int RunTrain(int argc, const char* const* argv) {
     return opt.checkpoint_dir.empty() ? 1 : 0;
   }
   if (!opt.checkpoint_dir.empty() && last_saved != steps_done) {
+    // Save prints "cfps: checkpoint DIR: ... MB in ... s", the last line about checkpoints.
     Status saved = checkpointer.Save(steps_done);
     if (!saved.ok()) {
       if (rank == 0) LogError(saved.ToString());
       return 1;
     }
-  }
-  if (!opt.checkpoint_dir.empty() && rank == 0) {
+  } else if (!opt.checkpoint_dir.empty() && rank == 0) {
+    // Saved after the last step already (epoch or step interval), lines ago: say which it is.
     std::printf("cfps: checkpoint %s\n", checkpointer.StepDir(steps_done).c_str());
   }
 

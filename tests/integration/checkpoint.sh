@@ -115,10 +115,19 @@ pass "other --factors refused"
 # An empty or foreign directory.
 mkdir -p "$WORK/empty"
 set +e
-"$CFPS" train "${C[@]}" --resume "$WORK/empty" 2>"$WORK/e.err" >/dev/null; rc=$?
+"$CFPS" train "${C[@]}" --resume "$WORK/empty" 2>"$WORK/e.err" >"$WORK/e.out"; rc=$?
 set -e
 [ "$rc" != 0 ] && grep -q "no complete checkpoint in '$WORK/empty'" "$WORK/e.err" || fail "empty: $(cat "$WORK/e.err")"
-pass "empty directory refused"
+# The epoch table's header used to be printed before the resume failed.
+! grep -q "train_loss" "$WORK/e.out" || fail "a failed resume printed the table header: $(cat "$WORK/e.out")"
+pass "empty directory refused, no table header above the error"
+# The final checkpoint is reported once (it used to be reported twice: saved, then again).
+"$CFPS" train "${B[@]}" --factors 8 --epochs 1 --checkpoint-dir "$WORK/once" > "$WORK/once.out"
+[ "$(grep -c "^cfps: checkpoint " "$WORK/once.out")" = 1 ] || fail "final checkpoint lines: $(grep checkpoint "$WORK/once.out")"
+# Saved by --checkpoint-every at the last step, lines before the end: named again at the end.
+"$CFPS" train "${B[@]}" --factors 8 --epochs 1 --checkpoint-every 125 --checkpoint-dir "$WORK/twice" > "$WORK/twice.out"
+[ "$(grep -c "^cfps: checkpoint .*step-000000125" "$WORK/twice.out")" = 2 ] || fail "interval save at the end: $(grep checkpoint "$WORK/twice.out")"
+pass "the final checkpoint is reported once, or named again when it was saved lines before"
 
 # 5. inspect says whether a checkpoint is sound; export streams it to the NumPy layout.
 "$CFPS" inspect "$WORK/ck" > "$WORK/i.out" || fail "inspect of a sound checkpoint failed"

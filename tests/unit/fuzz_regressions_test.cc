@@ -17,18 +17,16 @@
 #include "launch/options.h"
 #include "ps/checkpoint.h"
 #include "ps/shard.h"
+#include "tests/unit/temp_dir.h"
 
 namespace cfps {
 namespace {
 
-std::string TempPath(const std::string& name) {
-  static const std::string dir = [] {
-    char tmpl[] = "/tmp/cfps_fuzzreg_XXXXXX";
-    EXPECT_NE(mkdtemp(tmpl), nullptr);
-    return std::string(tmpl);
-  }();
-  return dir + "/" + name;
-}
+// One directory for the whole program, made before any test forks and removed at exit (forked
+// children leave with _exit, which removes nothing).
+const testing::TempDir g_temp_dir;
+
+std::string TempPath(const std::string& name) { return g_temp_dir.path() + "/" + name; }
 
 // A version 1.0 .npy file with this header dict and `payload` bytes of data.
 std::string Npy(const std::string& dict, size_t payload) {
