@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <numeric>
 
+#include "common/random.h"
 #include "common/sharding.h"
 
 namespace cfps {
@@ -20,6 +21,26 @@ TEST(BatchTest, EpochOrderIsASeededPermutation) {
   std::vector<int32_t> sorted = a;
   std::sort(sorted.begin(), sorted.end());
   for (int32_t i = 0; i < 1000; ++i) EXPECT_EQ(sorted[static_cast<size_t>(i)], i);
+}
+
+// Shuffle draws its swap targets ahead (to prefetch them): the permutation must be exactly the
+// plain Fisher-Yates loop's, which defines every epoch order (and so every trained model).
+TEST(BatchTest, ShuffleIsThePlainFisherYates) {
+  for (int64_t n : {0, 1, 2, 3, 31, 32, 33, 64, 1000, 100003}) {
+    for (uint64_t seed : {1u, 7u}) {
+      std::vector<int64_t> fast(static_cast<size_t>(n)), plain;
+      std::iota(fast.begin(), fast.end(), 0);
+      plain = fast;
+      Rng a(seed), b(seed);
+      Shuffle(fast.data(), n, &a);
+      for (int64_t i = n - 1; i > 0; --i) {
+        const int64_t j = static_cast<int64_t>(b.Below(static_cast<uint64_t>(i) + 1));
+        std::swap(plain[static_cast<size_t>(i)], plain[static_cast<size_t>(j)]);
+      }
+      ASSERT_EQ(fast, plain) << "n " << n << " seed " << seed;
+      EXPECT_EQ(a.Next(), b.Next());  // and the generator is left in the same state
+    }
+  }
 }
 
 TEST(BatchTest, WorkerSlicesTileTheBatch) {
