@@ -292,9 +292,12 @@ Status BuildDataset(const DataOptions& options, Dataset* out, bool keep_ratings)
                                    " leaves none for training");
   }
   out->split_bytes = static_cast<int64_t>(n * (sizeof(uint32_t) + sizeof(uint8_t)));
-  std::vector<uint8_t> in_train(n, 1);
+  std::vector<uint8_t> in_train;
+  ReserveHuge(&in_train, n);
+  in_train.assign(n, 1);
   {
     std::vector<uint32_t> perm;
+    ReserveHuge(&perm, n);  // random swaps over n entries: 2 MB pages, far fewer page faults
     // Only the first n_valid entries are needed, and they are final after n_valid swaps.
     TorchRandperm(static_cast<int64_t>(n), options.seed, &perm, static_cast<int64_t>(n_valid));
     for (size_t k = 0; k < n_valid; ++k) in_train[perm[k]] = 0;
