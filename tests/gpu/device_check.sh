@@ -4,7 +4,9 @@
 #
 #     bash tests/gpu/device_check.sh            # writes under $OUT, or out/device_check/
 #
-#  1. the machine: nvidia-smi, nvcc, compilers;
+#  1. the machine: nvidia-smi, nvcc, compilers; the build dependencies, unpacked from a carried
+#     .devdeps/ when the machine lacks them (tests/gpu/device_deps.sh makes it: run that here first,
+#     then call the device tool with carry [".devdeps"]);
 #  2. configure and build with CUDA (-DCFPS_CUDA=ON: no silent CPU-only build) into $BUILD
 #     (default build-gpu; an existing CUDA build there is reused);
 #  3. the GPU tests (ctest -L gpu: gpu_tests and gpu_device_cli): CUDA vs CPU on random batches
@@ -41,6 +43,37 @@ nvcc --version 2>/dev/null | tail -2 || echo "(no nvcc on PATH)"
 cmake --version | head -1; g++ --version | head -1; mpirun --version 2>/dev/null | head -1
 echo "cores: $(nproc); git: $(git rev-parse --short HEAD 2>/dev/null) $(git status --short 2>/dev/null | wc -l) changed files"
 
+step "1b. build dependencies (Open MPI, Boost.Program_options, GoogleTest)"
+# A bare CUDA image may lack them and cannot fetch them: tests/gpu/device_deps.sh downloads them
+# as .deb files into .devdeps/ on the development machine; the device tool carries that folder
+# (carry: [".devdeps"]) and they are unpacked here, not installed.
+CMAKE_DEPS=()
+if command -v mpicxx > /dev/null && [ -e /usr/include/boost/program_options.hpp ] &&
+   [ -e /usr/include/gtest/gtest.h ]; then
+  echo "the machine has them: $(command -v mpicxx), /usr/include/boost, /usr/include/gtest"
+elif ls .devdeps/*.deb > /dev/null 2>&1; then
+  DEVROOT=/tmp/devroot
+  mkdir -p "$DEVROOT/bin"
+  for f in .devdeps/*.deb; do
+    if command -v dpkg > /dev/null; then
+      dpkg -x "$f" "$DEVROOT"
+    else  # not a Debian-based image: a .deb is an ar archive holding data.tar.*
+      (d=$(mktemp -d) && cd "$d" && ar x "$SRC/$f" && tar -xf data.tar.* -C "$DEVROOT"; rm -rf "$d")
+    fi
+  done
+  # Debian's postinst would make these alternatives; Open MPI finds its files via OPAL_PREFIX.
+  for t in mpicc mpicxx mpirun mpiexec; do ln -sf "$DEVROOT/usr/bin/$t.openmpi" "$DEVROOT/bin/$t"; done
+  export OPAL_PREFIX=$DEVROOT/usr
+  export PATH=$DEVROOT/bin:$DEVROOT/usr/bin:$PATH
+  export LD_LIBRARY_PATH=$DEVROOT/usr/lib/x86_64-linux-gnu:$DEVROOT/usr/lib/x86_64-linux-gnu/openmpi/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+  CMAKE_DEPS=(-DMPI_CXX_COMPILER="$DEVROOT/bin/mpicxx" -DMPI_C_COMPILER="$DEVROOT/bin/mpicc"
+              -DCMAKE_PREFIX_PATH="$DEVROOT/usr")
+  echo "unpacked $(ls .devdeps/*.deb | wc -l) packages into $DEVROOT: $(mpicxx --showme:version 2>&1 | head -1)"
+else
+  echo "MISSING: no MPI compiler wrapper, Boost or GoogleTest here, and no .devdeps/ carried."
+  echo "On the development machine: bash tests/gpu/device_deps.sh, then run with carry [\".devdeps\"]."
+fi
+
 step "2. configure and build with CUDA into $BUILD (-j$JOBS)"
 if [ -x "$BUILD/cfps" ] && "$BUILD/cfps" --help | grep -q "cuda: built for"; then
   echo "reusing the CUDA build in $BUILD"
@@ -48,7 +81,7 @@ if [ -x "$BUILD/cfps" ] && "$BUILD/cfps" --help | grep -q "cuda: built for"; the
   rc=$?
 else
   { timeout 120 cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCFPS_CUDA=ON \
-      && timeout 400 cmake --build "$BUILD" -j"$JOBS"; } > "$OUT/build.log" 2>&1
+      "${CMAKE_DEPS[@]}" && timeout 400 cmake --build "$BUILD" -j"$JOBS"; } > "$OUT/build.log" 2>&1
   rc=$?
 fi
 tail -5 "$OUT/build.log"
