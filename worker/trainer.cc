@@ -16,6 +16,22 @@ double Now() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 constexpr size_t kHeaderBytes = 2 * sizeof(int32_t);
+
+// The batch's columns from the training ratings idx[0, n) (read in random order: prefetched);
+// a null column is not written.
+void GatherBatch(const RatingArrays& train, const int32_t* idx, int64_t n, int32_t* users,
+                 int32_t* items, float* ratings) {
+  train.Read([&](auto reader) {
+    constexpr int64_t kAhead = 64;
+    for (int64_t i = 0; i < n; ++i) {
+      if (i + kAhead < n) __builtin_prefetch(reader.address(static_cast<size_t>(idx[i + kAhead])));
+      const Rating r = reader(static_cast<size_t>(idx[i]));
+      if (users) users[i] = r.user;
+      if (items) items[i] = r.item;
+      if (ratings) ratings[i] = r.rating;
+    }
+  });
+}
 }  // namespace
 
 Trainer::Trainer(Exchange* exchange, const Roles& roles, const Dataset* data,
@@ -147,16 +163,8 @@ void Trainer::Step(int64_t global_step, const std::vector<int32_t>& order) {
     batch_items_.resize(static_cast<size_t>(n));
     batch_ratings_.resize(static_cast<size_t>(n));
     const int32_t* idx = order.data() + begin + slice.begin;
-    data_->train.Read([&](auto train) {
-      constexpr int64_t kAhead = 64;  // the ratings are read in random order: prefetch
-      for (int64_t i = 0; i < n; ++i) {
-        if (i + kAhead < n) __builtin_prefetch(train.address(static_cast<size_t>(idx[i + kAhead])));
-        const Rating r = train(static_cast<size_t>(idx[i]));
-        batch_users_[static_cast<size_t>(i)] = r.user;
-        batch_items_[static_cast<size_t>(i)] = r.item;
-        batch_ratings_[static_cast<size_t>(i)] = r.rating;
-      }
-    });
+    GatherBatch(data_->train, idx, n, batch_users_.data(), batch_items_.data(),
+                batch_ratings_.data());
   }
   Pull(batch_users_.data(), batch_items_.data(), n);
 
@@ -268,31 +276,15 @@ void Trainer::FusedStep(int64_t global_step, const std::vector<int32_t>& order) 
 
   // Phase 1: the batch's rows and their dedup, one table per thread.
   auto users = [&] {
-    data_->train.Read([&](auto train) {
-      constexpr int64_t kAhead = 64;  // the ratings are read in random order: prefetch
-      for (int64_t i = 0; i < n; ++i) {
-        if (i + kAhead < n) __builtin_prefetch(train.address(static_cast<size_t>(idx[i + kAhead])));
-        const Rating r = train(static_cast<size_t>(idx[i]));
-        batch_users_[static_cast<size_t>(i)] = r.user;
-        batch_ratings_[static_cast<size_t>(i)] = r.rating;
-        if (threads == 1) batch_items_[static_cast<size_t>(i)] = r.item;
-      }
-    });
+    GatherBatch(data_->train, idx, n, batch_users_.data(),
+                threads == 1 ? batch_items_.data() : nullptr, batch_ratings_.data());
     user_groups_.Group(batch_users_.data(), n, 1, &user_slot_);
     SplitSlots(user_slot_, n, user_groups_.num_unique(), threads, &ucount_, &ubounds_);
   };
   auto items = [&] {
     if (threads > 1) {
       // The users' thread reads the same records at the same time: whichever misses first.
-      data_->train.Read([&](auto train) {
-        constexpr int64_t kAhead = 64;
-        for (int64_t i = 0; i < n; ++i) {
-          if (i + kAhead < n) {
-            __builtin_prefetch(train.address(static_cast<size_t>(idx[i + kAhead])));
-          }
-          batch_items_[static_cast<size_t>(i)] = train(static_cast<size_t>(idx[i])).item;
-        }
-      });
+      GatherBatch(data_->train, idx, n, nullptr, batch_items_.data(), nullptr);
     }
     item_groups_.Group(batch_items_.data(), n, 1, &item_slot_);
     SplitSlots(item_slot_, n, item_groups_.num_unique(), threads, &icount_, &ibounds_);
