@@ -15,9 +15,11 @@
 #include <limits>
 #include <string_view>
 #include <system_error>
+#include <thread>
 #include <utility>
 
 #include "common/random.h"
+#include "common/thread_pool.h"
 
 namespace cfps {
 
@@ -435,6 +437,20 @@ class RatingsParser {
     return Status::OK();
   }
 
+  // Whether the first non-empty line (format detection; the csv header) has been seen.
+  bool seen_first() const { return seen_first_; }
+  // Continue a file whose first lines `other` has read: its format and csv columns, no detection
+  // and no header here (the second half of a file parsed in two).
+  void AdoptFormat(const RatingsParser& other) {
+    format_ = other.format_;
+    seen_first_ = other.seen_first_;
+    delim_ = other.delim_;
+    user_col_ = other.user_col_;
+    item_col_ = other.item_col_;
+    rating_col_ = other.rating_col_;
+    max_col_ = other.max_col_;
+  }
+
   // Call after the last line.
   Status Finish() {
     CFPS_RETURN_IF_ERROR(Flush());
@@ -655,30 +671,40 @@ Status CheckLooksLikeText(const std::string& path, const char* data, size_t n) {
 
 }  // namespace
 
-Status ReadRatings(const std::string& path, const ReadOptions& options, Ratings* out) {
-  *out = Ratings();
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return Status::IOError("cannot open '" + path + "': " + ErrnoText(errno));
-  FdCloser closer(fd);
-  struct stat st;
-  if (::fstat(fd, &st) != 0)
-    return Status::IOError("cannot stat '" + path + "': " + ErrnoText(errno));
-  if (S_ISDIR(st.st_mode)) return Status::IOError("cannot read '" + path + "': Is a directory");
-  size_t chunk = kChunkBytes;
-  if (S_ISREG(st.st_mode)) chunk = std::min(chunk, static_cast<size_t>(st.st_size) + 1);
+namespace {
 
-  RatingsParser parser(path, options, out);
+// Bytes [begin, end) of a regular file (pread), or the whole of a stream (read) when !positional.
+struct ByteRange {
+  bool positional = false;
+  uint64_t begin = 0, end = 0;
+};
+
+// Feeds the lines of `range` to `parser`, numbered from first_line_no + 1. reserve_bytes > 0: the
+// arrays of `out` are sized once for that many bytes of lines like the first chunk's. check_text:
+// the first chunk is checked to be text (CheckLooksLikeText). Ends with the parser flushed (the
+// pending ids point into this function's buffer).
+Status ParseRange(int fd, const std::string& path, const ByteRange& range, uint64_t reserve_bytes,
+                  bool check_text, int64_t first_line_no, RatingsParser* parser, Ratings* out) {
+  size_t chunk = kChunkBytes;
+  if (range.positional) chunk = std::min<uint64_t>(chunk, range.end - range.begin + 1);
   // buf[0, capacity) holds file bytes; kOverRead more bytes stay readable past any id.
   std::vector<char> buf(chunk + kOverRead);
   size_t capacity = chunk;
   size_t have = 0;
-  int64_t line_no = 0;
+  uint64_t offset = range.begin;
+  int64_t line_no = first_line_no;
   bool eof = false;
-  bool checked_text = false;
+  bool first_chunk = true;
   while (!eof) {
     // Fill the buffer (after the unfinished line carried over from the previous chunk).
     while (have < capacity) {
-      ssize_t n = ::read(fd, buf.data() + have, capacity - have);
+      ssize_t n;
+      if (range.positional) {
+        const size_t want = static_cast<size_t>(std::min<uint64_t>(capacity - have, range.end - offset));
+        n = want == 0 ? 0 : ::pread(fd, buf.data() + have, want, static_cast<off_t>(offset));
+      } else {
+        n = ::read(fd, buf.data() + have, capacity - have);
+      }
       if (n < 0) {
         if (errno == EINTR) continue;
         return Status::IOError("error reading '" + path + "': " + ErrnoText(errno));
@@ -688,40 +714,43 @@ Status ReadRatings(const std::string& path, const ReadOptions& options, Ratings*
         break;
       }
       have += static_cast<size_t>(n);
+      offset += static_cast<uint64_t>(n);
     }
     const char* data = buf.data();
-    if (!checked_text) {
-      CFPS_RETURN_IF_ERROR(CheckLooksLikeText(path, data, have));
-      checked_text = true;
-    }
-    if (line_no == 0 && S_ISREG(st.st_mode)) {
-      // Size the arrays once, from the line length of the first chunk: growing them by doubling
-      // would copy them and touch twice the memory.
-      size_t lines = static_cast<size_t>(std::count(data, data + have, '\n')) + 1;
-      double per_byte = static_cast<double>(lines) / static_cast<double>(std::max<size_t>(have, 1));
-      size_t guess = static_cast<size_t>(per_byte * static_cast<double>(st.st_size) * 1.02) + 16;
-      out->user.reserve(guess);
-      out->item.reserve(guess);
-      out->rating.reserve(guess);
-      AdviseHugePages(out->user.data(), guess * sizeof(int32_t));
-      AdviseHugePages(out->item.data(), guess * sizeof(int32_t));
-      AdviseHugePages(out->rating.data(), guess * sizeof(float));
+    if (first_chunk) {
+      first_chunk = false;
+      if (check_text) CFPS_RETURN_IF_ERROR(CheckLooksLikeText(path, data, have));
+      if (reserve_bytes > 0) {
+        // Size the arrays once, from the line length of the first chunk: growing them by
+        // doubling would copy them and touch twice the memory.
+        size_t lines = static_cast<size_t>(std::count(data, data + have, '\n')) + 1;
+        double per_byte =
+            static_cast<double>(lines) / static_cast<double>(std::max<size_t>(have, 1));
+        size_t guess =
+            static_cast<size_t>(per_byte * static_cast<double>(reserve_bytes) * 1.02) + 16;
+        out->user.reserve(guess);
+        out->item.reserve(guess);
+        out->rating.reserve(guess);
+        AdviseHugePages(out->user.data(), guess * sizeof(int32_t));
+        AdviseHugePages(out->item.data(), guess * sizeof(int32_t));
+        AdviseHugePages(out->rating.data(), guess * sizeof(float));
+      }
     }
     size_t pos = 0;
     for (;;) {
       const void* nl = std::memchr(data + pos, '\n', have - pos);
       if (nl == nullptr) break;
       size_t end = static_cast<size_t>(static_cast<const char*>(nl) - data);
-      CFPS_RETURN_IF_ERROR(parser.Line(std::string_view(data + pos, end - pos), ++line_no));
+      CFPS_RETURN_IF_ERROR(parser->Line(std::string_view(data + pos, end - pos), ++line_no));
       pos = end + 1;
     }
     if (eof) {
       if (pos < have) {
-        CFPS_RETURN_IF_ERROR(parser.Line(std::string_view(data + pos, have - pos), ++line_no));
+        CFPS_RETURN_IF_ERROR(parser->Line(std::string_view(data + pos, have - pos), ++line_no));
       }
       break;
     }
-    CFPS_RETURN_IF_ERROR(parser.Flush());  // the pending ids point into the bytes about to move
+    CFPS_RETURN_IF_ERROR(parser->Flush());  // the pending ids point into the bytes about to move
     std::memmove(buf.data(), data + pos, have - pos);
     have -= pos;
     if (have == capacity) {  // a line longer than the buffer
@@ -729,6 +758,129 @@ Status ReadRatings(const std::string& path, const ReadOptions& options, Ratings*
       buf.resize(capacity + kOverRead);
     }
   }
+  return parser->Flush();
+}
+
+// The offset just after the first '\n' at or after `from` (0 when there is none).
+uint64_t NextLineStart(int fd, uint64_t from, uint64_t size) {
+  std::vector<char> buf(size_t{1} << 16);
+  for (uint64_t at = from; at < size;) {
+    const ssize_t n = ::pread(fd, buf.data(), static_cast<size_t>(std::min<uint64_t>(buf.size(), size - at)),
+                              static_cast<off_t>(at));
+    if (n <= 0) return 0;
+    if (const void* nl = std::memchr(buf.data(), '\n', static_cast<size_t>(n))) {
+      return at + static_cast<uint64_t>(static_cast<const char*>(nl) - buf.data()) + 1;
+    }
+    at += static_cast<uint64_t>(n);
+  }
+  return 0;
+}
+
+// Number of '\n' in [0, end).
+int64_t CountLines(int fd, uint64_t end) {
+  std::vector<char> buf(size_t{1} << 20);
+  int64_t lines = 0;
+  for (uint64_t at = 0; at < end;) {
+    const ssize_t n = ::pread(fd, buf.data(), static_cast<size_t>(std::min<uint64_t>(buf.size(), end - at)),
+                              static_cast<off_t>(at));
+    if (n <= 0) return -1;
+    lines += std::count(buf.data(), buf.data() + n, '\n');
+    at += static_cast<uint64_t>(n);
+  }
+  return lines;
+}
+
+// A large regular file parsed by two threads, each half into its own names and arrays, merged as
+// one pass would have read it: the second half's new ids are interned after the first half's in
+// their order of first appearance, the line numbers of its errors count the first half's lines,
+// and the first half's error wins. Returns false (nothing done) when the file cannot be split this
+// way (no line break past the middle; no first line in its first chunk); the caller then reads it
+// in one pass, which also gives every error such a file has.
+bool ReadInTwo(int fd, const std::string& path, const ReadOptions& options, uint64_t size,
+               Ratings* out, Status* status) {
+  const uint64_t split = NextLineStart(fd, size / 2, size);
+  if (split == 0 || split >= size) return false;
+  // The format and csv columns, from the first non-empty line (within the first chunk).
+  Ratings probe_out;
+  RatingsParser probe(path, options, &probe_out);
+  {
+    std::vector<char> head(static_cast<size_t>(std::min<uint64_t>(split, kChunkBytes)) + kOverRead);
+    const ssize_t n = ::pread(fd, head.data(), head.size() - kOverRead, 0);
+    if (n <= 0) return false;
+    size_t pos = 0;
+    int64_t line_no = 0;
+    while (!probe.seen_first()) {
+      const void* nl = std::memchr(head.data() + pos, '\n', static_cast<size_t>(n) - pos);
+      if (nl == nullptr) return false;
+      const size_t end = static_cast<size_t>(static_cast<const char*>(nl) - head.data());
+      if (!probe.Line(std::string_view(head.data() + pos, end - pos), ++line_no).ok()) return false;
+      pos = end + 1;
+    }
+  }
+  Ratings second;
+  RatingsParser first_parser(path, options, out), second_parser(path, options, &second);
+  second_parser.AdoptFormat(probe);
+  Status second_status;
+  std::thread worker([&] {
+    const int64_t lines_before = CountLines(fd, split);
+    if (lines_before < 0) {
+      second_status = Status::IOError("error reading '" + path + "': " + ErrnoText(errno));
+      return;
+    }
+    second_status = ParseRange(fd, path, ByteRange{true, split, size}, size - split, false,
+                               lines_before, &second_parser, &second);
+  });
+  // The first half reserves for the whole file: the second half is appended to its arrays.
+  Status first_status =
+      ParseRange(fd, path, ByteRange{true, 0, split}, size, true, 0, &first_parser, out);
+  worker.join();
+  if (!first_status.ok() || !second_status.ok()) {
+    *status = !first_status.ok() ? first_status : second_status;
+    return true;
+  }
+  // Merge: names of the second half after the first's, its indexes mapped.
+  auto merge = [](std::vector<std::string>* names, const std::vector<std::string>& more) {
+    std::vector<std::string> merged;
+    Interner interner(&merged);
+    for (const std::string& name : *names) interner.Intern(name);
+    std::vector<int32_t> index(more.size());
+    for (size_t j = 0; j < more.size(); ++j) index[j] = interner.Intern(more[j]);
+    *names = std::move(merged);
+    return index;
+  };
+  const std::vector<int32_t> user_index = merge(&out->user_names, second.user_names);
+  const std::vector<int32_t> item_index = merge(&out->item_names, second.item_names);
+  for (size_t k = 0; k < second.size(); ++k) {
+    out->user.push_back(user_index[static_cast<size_t>(second.user[k])]);
+    out->item.push_back(item_index[static_cast<size_t>(second.item[k])]);
+    out->rating.push_back(second.rating[k]);
+  }
+  out->skipped_lines += second.skipped_lines;
+  *status = first_parser.Finish();  // nothing pending: the checks of a whole file
+  return true;
+}
+
+}  // namespace
+
+Status ReadRatings(const std::string& path, const ReadOptions& options, Ratings* out) {
+  *out = Ratings();
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Status::IOError("cannot open '" + path + "': " + ErrnoText(errno));
+  FdCloser closer(fd);
+  struct stat st;
+  if (::fstat(fd, &st) != 0)
+    return Status::IOError("cannot stat '" + path + "': " + ErrnoText(errno));
+  if (S_ISDIR(st.st_mode)) return Status::IOError("cannot read '" + path + "': Is a directory");
+  const bool regular = S_ISREG(st.st_mode);
+  const uint64_t size = regular ? static_cast<uint64_t>(st.st_size) : 0;
+  if (regular && size >= options.parallel_min_bytes && size >= 2 && AvailableCores() >= 2) {
+    Status status;
+    if (ReadInTwo(fd, path, options, size, out, &status)) return status;
+    *out = Ratings();
+  }
+  RatingsParser parser(path, options, out);
+  CFPS_RETURN_IF_ERROR(ParseRange(fd, path, ByteRange{regular, 0, size}, size, true, 0, &parser,
+                                  out));
   return parser.Finish();
 }
 

@@ -3,9 +3,12 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 #include <string>
 #include <vector>
 
+#include "common/random.h"
 #include "tests/unit/temp_dir.h"
 
 namespace cfps {
@@ -393,6 +396,95 @@ TEST(ReadRatings, MovieLens100k) {
   double sum = 0;
   for (float v : r.rating) sum += v;
   EXPECT_NEAR(sum / 100000.0, 3.52986, 1e-4);
+}
+
+}  // namespace
+}  // namespace cfps
+
+namespace cfps {
+namespace {
+
+// ReadRatings with the two-thread reader forced (parallel_min_bytes 1) against one pass: the
+// same names in the same order, the same arrays, the same skipped count, the same error text.
+void ExpectSameAsOnePass(const std::string& path, ReadOptions options) {
+  Ratings one, two;
+  options.parallel_min_bytes = UINT64_MAX;
+  const Status s1 = ReadRatings(path, options, &one);
+  options.parallel_min_bytes = 1;
+  const Status s2 = ReadRatings(path, options, &two);
+  ASSERT_EQ(s1.ok(), s2.ok()) << s1.ToString() << " | " << s2.ToString();
+  EXPECT_EQ(s1.ToString(), s2.ToString());
+  if (!s1.ok()) return;
+  EXPECT_EQ(one.user_names, two.user_names);
+  EXPECT_EQ(one.item_names, two.item_names);
+  EXPECT_EQ(one.user, two.user);
+  EXPECT_EQ(one.item, two.item);
+  EXPECT_EQ(one.rating, two.rating);
+  EXPECT_EQ(one.skipped_lines, two.skipped_lines);
+}
+
+// n lines of `format`; ids repeat so both halves share names and each has its own.
+std::string Lines(int n, const char* format, uint64_t seed) {
+  Rng rng(seed);
+  std::string text;
+  for (int k = 0; k < n; ++k) {
+    const std::string u = "u" + std::to_string(rng.Below(k < n / 2 ? 300 : 600));
+    const std::string i = std::to_string(rng.Below(k < n / 2 ? 80 : 160));
+    const std::string r = std::to_string(1 + rng.Below(5));
+    if (std::strcmp(format, "tsv") == 0) text += u + "\t" + i + "\t" + r + "\t9\n";
+    if (std::strcmp(format, "dat") == 0) text += u + "::" + i + "::" + r + "::9\n";
+    if (std::strcmp(format, "csv") == 0) text += u + "," + i + "," + r + ",9\r\n";
+  }
+  return text;
+}
+
+TEST(ReadRatingsInTwo, EqualsOnePassForEveryFormat) {
+  TempDir dir;
+  ReadOptions o;
+  ExpectSameAsOnePass(dir.Write("a.data", Lines(5000, "tsv", 1)), o);
+  ExpectSameAsOnePass(dir.Write("a.dat", Lines(5000, "dat", 2)), o);
+  // BOM, CRLF, a header with the columns in another order, quoted fields.
+  std::string csv = "\xEF\xBB\xBFtimestamp,rating,movieId,userId\r\n";
+  for (int k = 0; k < 4000; ++k) {
+    csv += "9," + std::to_string(1 + k % 5) + ",\"" + std::to_string(k % 97) + "\",u" +
+           std::to_string((k * 7) % 211) + "\r\n";
+  }
+  ExpectSameAsOnePass(dir.Write("a.csv", csv), o);
+  // Blank lines around the middle, no final newline.
+  std::string blanks = Lines(100, "tsv", 3) + "\n\n  \n" + Lines(100, "tsv", 4);
+  blanks.pop_back();
+  ExpectSameAsOnePass(dir.Write("b.data", blanks), o);
+  // Two lines only; one line (no break past the middle: read in one pass).
+  ExpectSameAsOnePass(dir.Write("two.data", "1\t2\t3\n4\t5\t1\n"), o);
+  ExpectSameAsOnePass(dir.Write("one.data", "1\t2\t3\n"), o);
+}
+
+TEST(ReadRatingsInTwo, ErrorsNameTheLineOfTheWholeFile) {
+  TempDir dir;
+  ReadOptions o;
+  std::string text = Lines(1000, "tsv", 5);
+  // A bad line in the second half: its line number counts the first half's lines.
+  std::string late = text + "7\t8\n" + Lines(10, "tsv", 6);
+  ExpectSameAsOnePass(dir.Write("late.data", late), o);
+  Ratings r;
+  o.parallel_min_bytes = 1;
+  Status s = ReadRatings(dir.path() + "/late.data", o, &r);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("late.data:1001: "), std::string::npos) << s.message();
+  // Bad lines in both halves: the first one is reported.
+  std::string both = "1\t2\tx\n" + late;
+  ExpectSameAsOnePass(dir.Write("both.data", both), ReadOptions());
+  // Skipped and counted in both halves; an out-of-range rating; an id with a tab (csv, quoted)
+  // in the second half, which even --skip-bad-lines refuses.
+  ReadOptions skip;
+  skip.skip_bad_lines = true;
+  ExpectSameAsOnePass(dir.Write("both2.data", both + "1\t2\t99\n"), skip);
+  std::string csv = "user,item,rating\n" + std::string(2000, '\n');
+  for (int k = 0; k < 500; ++k) csv += "u" + std::to_string(k % 40) + ",i,3\n";
+  csv += "\"a\tb\",i,3\n";
+  ExpectSameAsOnePass(dir.Write("tab.csv", csv), skip);
+  // A file with only a header and blank lines: "contains no ratings" either way.
+  ExpectSameAsOnePass(dir.Write("empty.csv", "user,item,rating\n\n\n\n"), ReadOptions());
 }
 
 }  // namespace
