@@ -55,6 +55,11 @@ void Shard::Gather(int table, const int32_t* local_ids, int64_t n, float* out) c
 void Shard::AddGradients(int table, const int32_t* local_ids, int64_t n, const float* grads) {
   Table& tb = tables_[table];
   const size_t width = static_cast<size_t>(shape_.width());
+  // Room for every row being new, once per call (not a resize, and its zeroes, per row); only
+  // the first touched.size() rows are meaningful.
+  if (tb.grad_sum.size() < (tb.touched.size() + static_cast<size_t>(n)) * width) {
+    tb.grad_sum.resize((tb.touched.size() + static_cast<size_t>(n)) * width);
+  }
   for (int64_t i = 0; i < n; ++i) {
     int32_t id = local_ids[i];
     CFPS_CHECK(id >= 0 && id < tb.local_rows);
@@ -64,7 +69,6 @@ void Shard::AddGradients(int table, const int32_t* local_ids, int64_t n, const f
       slot = static_cast<int32_t>(tb.touched.size());
       tb.slot_of[static_cast<size_t>(id)] = slot;
       tb.touched.push_back(id);
-      tb.grad_sum.resize(tb.touched.size() * width);
       std::memcpy(&tb.grad_sum[static_cast<size_t>(slot) * width], g, width * sizeof(float));
     } else {
       float* acc = &tb.grad_sum[static_cast<size_t>(slot) * width];

@@ -76,7 +76,7 @@ class Shard {
     std::vector<float> state;      // local_rows * state_width
     std::vector<int32_t> slot_of;  // local row -> aggregation slot, -1 when untouched this step
     std::vector<int32_t> touched;  // aggregation slot -> local row
-    std::vector<float> grad_sum;   // aggregation slot -> summed gradient row
+    std::vector<float> grad_sum;   // aggregation slot -> summed gradient row (touched.size() used)
   };
   size_t Offset(int table, int64_t local) const {
     (void)table;

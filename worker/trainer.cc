@@ -103,7 +103,15 @@ void Trainer::Pull(const int32_t* users, const int32_t* items, int64_t n) {
   Serve();
   exchange_->SetActivity(evaluating_ ? "evaluation: rows" : "pull: rows", current_step_);
   exchange_->AllToAllV(&send_, &replies_);
-  if (worker_ >= 0) {
+  if (worker_ >= 0 && num_shards == 1 && !evaluating_) {
+    // Training ids are all known: no zero row is needed, and the reply is already in slot order.
+    const Buffer& b = replies_[static_cast<size_t>(roles_.shard_rank(0))];
+    const size_t nu = static_cast<size_t>(user_groups_.num_unique());
+    const size_t ni = static_cast<size_t>(item_groups_.num_unique());
+    CFPS_CHECK_EQ(b.size(), (nu + ni) * row_bytes);
+    urow_base_ = b.as<float>();
+    irow_base_ = b.as<float>() + nu * static_cast<size_t>(width_);
+  } else if (worker_ >= 0) {
     const int64_t nu_all = user_groups_.num_unique();
     const int64_t ni_all = item_groups_.num_unique();
     // One extra zero row per table: the slot of ids unknown in training.
@@ -122,6 +130,8 @@ void Trainer::Pull(const int32_t* users, const int32_t* items, int64_t n) {
       if (ni)
         std::memcpy(irows_.data() + ioff[s] * width_, b.data() + nu * row_bytes, ni * row_bytes);
     }
+    urow_base_ = urows_.data();
+    irow_base_ = irows_.data();
   }
 }
 
@@ -169,27 +179,43 @@ void Trainer::Step(int64_t global_step, const std::vector<int32_t>& order) {
   Pull(batch_users_.data(), batch_items_.data(), n);
 
   if (worker_ >= 0) {
-    if (kernels_) {
-      const int64_t nu_all = user_groups_.num_unique();
-      const int64_t ni_all = item_groups_.num_unique();
-      ugrad_.resize(static_cast<size_t>(nu_all * width_));  // the kernels write every row
-      igrad_.resize(static_cast<size_t>(ni_all * width_));
-      train_sse_ += kernels_->ForwardBackward(config_.dims, n, user_slot_.data(), item_slot_.data(),
-                                              batch_ratings_.data(), nu_all, urows_.data(), ni_all,
-                                              irows_.data(), length, ugrad_.data(), igrad_.data());
+    const int64_t nu_all = user_groups_.num_unique();
+    const int64_t ni_all = item_groups_.num_unique();
+    // With one shard the gradient rows are written straight into the push (slot order is its
+    // order); with several they are cut per shard below.
+    float* ugrad;
+    float* igrad;
+    if (num_shards == 1) {
+      Buffer& b = send_[static_cast<size_t>(roles_.shard_rank(0))];
+      b.resize(static_cast<size_t>(nu_all + ni_all) * row_bytes);
+      ugrad = b.as<float>();
+      igrad = ugrad + nu_all * width_;
     } else {
-      train_sse_ += ComputeGradients(n, length);
+      ugrad_.resize(static_cast<size_t>(nu_all * width_));  // every row is written
+      igrad_.resize(static_cast<size_t>(ni_all * width_));
+      ugrad = ugrad_.data();
+      igrad = igrad_.data();
+    }
+    if (kernels_) {
+      train_sse_ += kernels_->ForwardBackward(config_.dims, n, user_slot_.data(), item_slot_.data(),
+                                              batch_ratings_.data(), nu_all, urow_base_, ni_all,
+                                              irow_base_, length, ugrad, igrad);
+    } else {
+      train_sse_ += ComputeGradients(n, length, ugrad, igrad);
     }
     const auto& uoff = user_groups_.offsets();
     const auto& ioff = item_groups_.offsets();
     for (int s = 0; s < num_shards; ++s) {
       const size_t nu = static_cast<size_t>(uoff[s + 1] - uoff[s]);
       const size_t ni = static_cast<size_t>(ioff[s + 1] - ioff[s]);
-      Buffer& b = send_[static_cast<size_t>(roles_.shard_rank(s))];
-      b.resize((nu + ni) * row_bytes);
-      if (nu) std::memcpy(b.data(), ugrad_.data() + uoff[s] * width_, nu * row_bytes);
-      if (ni)
-        std::memcpy(b.data() + nu * row_bytes, igrad_.data() + ioff[s] * width_, ni * row_bytes);
+      if (num_shards > 1) {
+        Buffer& b = send_[static_cast<size_t>(roles_.shard_rank(s))];
+        b.resize((nu + ni) * row_bytes);
+        if (nu) std::memcpy(b.data(), ugrad_.data() + uoff[s] * width_, nu * row_bytes);
+        if (ni) {
+          std::memcpy(b.data() + nu * row_bytes, igrad_.data() + ioff[s] * width_, ni * row_bytes);
+        }
+      }
       stats_.bytes_pulled +=
           static_cast<int64_t>(kHeaderBytes + sizeof(int32_t) * (nu + ni) + (nu + ni) * row_bytes);
       stats_.bytes_pushed += static_cast<int64_t>((nu + ni) * row_bytes);
@@ -200,6 +226,19 @@ void Trainer::Step(int64_t global_step, const std::vector<int32_t>& order) {
   exchange_->AllToAllV(&send_, &pushes_);
 
   if (shard_) {
+    int sources = 0;
+    size_t only = 0;
+    for (size_t src = 0; src < requests_.size(); ++src) {
+      if (!requests_[src].empty()) {
+        ++sources;
+        only = src;
+      }
+    }
+    if (sources == 1) {
+      UpdateFromOnePush(global_step, requests_[only], pushes_[only]);
+      ++stats_.steps;
+      return;
+    }
     // Sources in increasing rank are workers in increasing worker index.
     for (size_t src = 0; src < requests_.size(); ++src) {
       const Buffer& req = requests_[src];
@@ -230,18 +269,38 @@ void SplitSlots(const std::vector<int32_t>& slot_of, int64_t n, int64_t num_slot
 }
 }  // namespace
 
-double Trainer::ComputeGradients(int64_t n, int64_t global_batch) {
+void Trainer::UpdateFromOnePush(int64_t global_step, const Buffer& request, const Buffer& grads) {
+  const size_t row_bytes = sizeof(float) * static_cast<size_t>(width_);
+  CFPS_CHECK_GE(request.size(), kHeaderBytes);
+  const int32_t* p = request.as<int32_t>();
+  const int32_t nu = p[0], ni = p[1];
+  CFPS_CHECK_EQ(grads.size(), row_bytes * static_cast<size_t>(nu + ni));
+  const int32_t* ids[2] = {p + 2, p + 2 + nu};
+  const float* rows[2] = {grads.as<float>(), grads.as<float>() + static_cast<size_t>(nu) * width_};
+  const int64_t count[2] = {nu, ni};
+  const PreparedStep step = PrepareStep(config_.optimizer, width_, schedule_.Lr(global_step),
+                                        schedule_.Mom(global_step), global_step + 1);
+  // The split of Shard::ApplyStep: each table's rows in equal parts, one per thread.
+  const int threads = PhaseThreads(config_.batch_size);
+  RunPhase(threads, [&](int t) {
+    for (int table = 0; table < 2; ++table) {
+      int64_t first, last;
+      SplitRange(count[table], t, threads, &first, &last);
+      shard_->UpdateRows(table, step, ids[table], rows[table], first, last);
+    }
+  });
+}
+
+double Trainer::ComputeGradients(int64_t n, int64_t global_batch, float* ugrad, float* igrad) {
   const int threads = PhaseThreads(n);
   const int k = config_.dims.k;
   const int64_t nu = user_groups_.num_unique();
   const int64_t ni = item_groups_.num_unique();
-  ugrad_.resize(static_cast<size_t>(nu * width_));
-  igrad_.resize(static_cast<size_t>(ni * width_));
   err_.resize(static_cast<size_t>(n));
   delta_.resize(static_cast<size_t>(n));
   SplitSlots(user_slot_, n, nu, threads, &ucount_, &ubounds_);
   SplitSlots(item_slot_, n, ni, threads, &icount_, &ibounds_);
-  const SampleRows rows{urows_.data(), irows_.data(), user_slot_.data(), item_slot_.data()};
+  const SampleRows rows{urow_base_, irow_base_, user_slot_.data(), item_slot_.data()};
   RunPhase(threads, [&](int t) {
     int64_t begin, end;
     SplitRange(n, t, threads, &begin, &end);
@@ -250,12 +309,10 @@ double Trainer::ComputeGradients(int64_t n, int64_t global_batch) {
   });
   const double sse = SumSquares(err_.data(), n);
   RunPhase(threads, [&](int t) {
-    ReduceRows(k, n, user_slot_.data(), delta_.data(), irows_.data(), item_slot_.data(),
-               ubounds_[static_cast<size_t>(t)], ubounds_[static_cast<size_t>(t) + 1],
-               ugrad_.data());
-    ReduceRows(k, n, item_slot_.data(), delta_.data(), urows_.data(), user_slot_.data(),
-               ibounds_[static_cast<size_t>(t)], ibounds_[static_cast<size_t>(t) + 1],
-               igrad_.data());
+    ReduceRows(k, n, user_slot_.data(), delta_.data(), irow_base_, item_slot_.data(),
+               ubounds_[static_cast<size_t>(t)], ubounds_[static_cast<size_t>(t) + 1], ugrad);
+    ReduceRows(k, n, item_slot_.data(), delta_.data(), urow_base_, user_slot_.data(),
+               ibounds_[static_cast<size_t>(t)], ibounds_[static_cast<size_t>(t) + 1], igrad);
   });
   return sse;
 }

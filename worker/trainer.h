@@ -114,13 +114,20 @@ class Trainer {
 
  private:
   // Worker side of rounds 1-2 for the rows of `users`/`items` (n samples): fills user_slot_,
-  // item_slot_, urows_, irows_. Shard side answers. Every rank calls it (n = 0 when not a worker).
+  // item_slot_ and the pulled rows urow_base_, irow_base_ (slot order). Those are urows_ and
+  // irows_, plus a zero row each for unknown ids, except in training with one shard: then they
+  // point into the shard's reply itself (no copy; valid until the next exchange). Shard side
+  // answers. Every rank calls it (n = 0 when not a worker).
   void Pull(const int32_t* users, const int32_t* items, int64_t n);
   void Serve();
   // The whole step of a single-rank job on the shard's rows (see fused_single_rank).
   void FusedStep(int64_t global_step, const std::vector<int32_t>& order);
-  // The worker's forward and backward on the pulled rows, over the pool; returns the slice's SSE.
-  double ComputeGradients(int64_t n, int64_t global_batch);
+  // The worker's forward and backward on the pulled rows, over the pool, into one gradient row
+  // per unique user (ugrad) and item (igrad); returns the slice's SSE.
+  double ComputeGradients(int64_t n, int64_t global_batch, float* ugrad, float* igrad);
+  // The shard side of the push when exactly one worker pushed: the optimizer straight on its
+  // rows (the sum of one is that row: the same bits as AddGradients then ApplyStep).
+  void UpdateFromOnePush(int64_t global_step, const Buffer& request, const Buffer& grads);
 
   Exchange* exchange_;
   Roles roles_;
@@ -140,6 +147,8 @@ class Trainer {
   std::vector<int32_t> user_slot_, item_slot_, batch_users_, batch_items_;
   std::vector<float> batch_ratings_;
   std::vector<float> urows_, irows_, ugrad_, igrad_;
+  const float* urow_base_ = nullptr;
+  const float* irow_base_ = nullptr;
   std::vector<Buffer> send_, requests_, replies_, pushes_;
 
   // Threads for a phase of n samples or rows: the pool for big phases, the caller alone for small
