@@ -98,14 +98,14 @@ void Shard::UpdateRows(int table, const PreparedStep& step, const int32_t* local
   }
 }
 
-void Shard::ApplyStep(const PreparedStep& step, ThreadPool* pool) {
+void Shard::UpdateTables(const PreparedStep& step, const int32_t* const local_ids[2],
+                         const float* const grads[2], const int64_t n[2], ThreadPool* pool) {
   const int threads = pool ? pool->size() : 1;
   auto update = [&](int t) {
     for (int table = 0; table < 2; ++table) {
-      const Table& tb = tables_[table];
       int64_t first, last;
-      SplitRange(static_cast<int64_t>(tb.touched.size()), t, threads, &first, &last);
-      UpdateRows(table, step, tb.touched.data(), tb.grad_sum.data(), first, last);
+      SplitRange(n[table], t, threads, &first, &last);
+      UpdateRows(table, step, local_ids[table], grads[table], first, last);
     }
   };
   if (pool) {
@@ -113,6 +113,14 @@ void Shard::ApplyStep(const PreparedStep& step, ThreadPool* pool) {
   } else {
     update(0);
   }
+}
+
+void Shard::ApplyStep(const PreparedStep& step, ThreadPool* pool) {
+  const int32_t* ids[2] = {tables_[0].touched.data(), tables_[1].touched.data()};
+  const float* grads[2] = {tables_[0].grad_sum.data(), tables_[1].grad_sum.data()};
+  const int64_t n[2] = {static_cast<int64_t>(tables_[0].touched.size()),
+                        static_cast<int64_t>(tables_[1].touched.size())};
+  UpdateTables(step, ids, grads, n, pool);
   for (Table& tb : tables_) {
     for (int32_t id : tb.touched) tb.slot_of[static_cast<size_t>(id)] = -1;
     tb.touched.clear();

@@ -64,6 +64,10 @@ class Shard {
   // gradient is the whole sum. Ids must be distinct.
   void UpdateRows(int table, const PreparedStep& step, const int32_t* local_ids, const float* grads,
                   int64_t first, int64_t last);
+  // UpdateRows on all n[t] rows of both tables, split among the pool's threads as ApplyStep
+  // splits them (ApplyStep is this on the aggregated rows): a step with one pushing worker.
+  void UpdateTables(const PreparedStep& step, const int32_t* const local_ids[2],
+                    const float* const grads[2], const int64_t n[2], ThreadPool* pool = nullptr);
   // Rows touched in the step being aggregated (for counting and tests).
   int64_t pending_rows(int table) const {
     return static_cast<int64_t>(tables_[table].touched.size());

@@ -275,20 +275,14 @@ void Trainer::UpdateFromOnePush(int64_t global_step, const Buffer& request, cons
   const int32_t* p = request.as<int32_t>();
   const int32_t nu = p[0], ni = p[1];
   CFPS_CHECK_EQ(grads.size(), row_bytes * static_cast<size_t>(nu + ni));
-  const int32_t* ids[2] = {p + 2, p + 2 + nu};
-  const float* rows[2] = {grads.as<float>(), grads.as<float>() + static_cast<size_t>(nu) * width_};
+  const int32_t* const ids[2] = {p + 2, p + 2 + nu};
+  const float* const rows[2] = {grads.as<float>(),
+                                grads.as<float>() + static_cast<size_t>(nu) * width_};
   const int64_t count[2] = {nu, ni};
-  const PreparedStep step = PrepareStep(config_.optimizer, width_, schedule_.Lr(global_step),
-                                        schedule_.Mom(global_step), global_step + 1);
-  // The split of Shard::ApplyStep: each table's rows in equal parts, one per thread.
-  const int threads = PhaseThreads(config_.batch_size);
-  RunPhase(threads, [&](int t) {
-    for (int table = 0; table < 2; ++table) {
-      int64_t first, last;
-      SplitRange(count[table], t, threads, &first, &last);
-      shard_->UpdateRows(table, step, ids[table], rows[table], first, last);
-    }
-  });
+  shard_->UpdateTables(PrepareStep(config_.optimizer, width_, schedule_.Lr(global_step),
+                                   schedule_.Mom(global_step), global_step + 1),
+                       ids, rows, count,
+                       PhaseThreads(config_.batch_size) > 1 ? pool_.get() : nullptr);
 }
 
 double Trainer::ComputeGradients(int64_t n, int64_t global_batch, float* ugrad, float* igrad) {
