@@ -29,8 +29,9 @@ struct ModelShape {
 
 class Shard {
  public:
+  // The initial rows are computed on the pool's threads when one is given (the same bits).
   Shard(int shard, int num_shards, const ModelShape& shape, const OptimizerConfig& optimizer,
-        uint64_t seed, double init_std = 0.01);
+        uint64_t seed, double init_std = 0.01, ThreadPool* pool = nullptr);
 
   int shard() const { return shard_; }
   int num_shards() const { return num_shards_; }

@@ -51,15 +51,16 @@ Trainer::Trainer(Exchange* exchange, const Roles& roles, const Dataset* data,
   schedule_.kind = config.schedule;
   schedule_.lr_max = config.lr;
   schedule_.total_steps = std::max<int64_t>(1, steps_per_epoch_ * config.epochs);
+  pool_ = std::make_unique<ThreadPool>(std::max(1, config.threads));
   if (roles.serves(rank_)) {
     ModelShape shape;
     shape.rows[kUserTable] = data->users.size();
     shape.rows[kItemTable] = data->items.size();
     shape.k = config.dims.k;
     shard_ = std::make_unique<Shard>(roles.shard_of_rank(rank_), roles.num_shards(), shape,
-                                     config.optimizer, config.seed, config.init_std);
+                                     config.optimizer, config.seed, config.init_std,
+                                     pool_.get());
   }
-  pool_ = std::make_unique<ThreadPool>(std::max(1, config.threads));
   if (worker_ >= 0 && config.device == Device::kCuda) {
     kernels_ = MakeBatchKernels(Device::kCuda, config.gpu, rank_);
   }

@@ -44,6 +44,22 @@ TEST(ShardTest, InitialRowsDoNotDependOnTheShardCount) {
   EXPECT_NEAR(std::sqrt(sq / (23 * 5)), 0.01, 0.004);
 }
 
+// The initial rows are computed on the pool's threads: the same bits for any number of threads.
+TEST(ShardTest, InitialRowsDoNotDependOnTheThreads) {
+  OptimizerConfig opt;
+  Shard one(1, 2, Shape(), opt, 7);
+  for (int threads : {2, 3, 5}) {
+    ThreadPool pool(threads);
+    Shard many(1, 2, Shape(), opt, 7, 0.01, &pool);
+    for (int t = 0; t < 2; ++t) {
+      ASSERT_EQ(many.values(t).size(), one.values(t).size());
+      EXPECT_EQ(0, std::memcmp(many.values(t).data(), one.values(t).data(),
+                               one.values(t).size() * sizeof(float)))
+          << threads << " threads, table " << t;
+    }
+  }
+}
+
 TEST(ShardTest, GatherCopiesRows) {
   OptimizerConfig opt;
   Shard shard(1, 2, Shape(), opt, 5);
