@@ -16,29 +16,86 @@ namespace cfps {
 
 namespace {
 
-// Ratings read between two releases of a prepared file's pages: a pass over a mapped file keeps
-// only this much of it resident (the peak RSS of a rank stays its plan).
-constexpr size_t kReleaseChunk = size_t{1} << 20;
+// Ratings a pass over a prepared file reads at a time, per thread: 384 KB of buffers.
+constexpr size_t kChunk = size_t{1} << 15;
 
-// Vocabulary over the names that the selected ratings use (selected[k] != 0), and the dense row of
-// every interned name (-1 for names no selected rating uses). `mapped` (may be null) is the
-// prepared file `ids` lives in: its pages are released as the pass goes.
-Vocab BuildUsedVocab(const std::vector<std::string>& names, const int32_t* ids, size_t n,
-                     const std::vector<uint8_t>* selected, const PreparedRatings* mapped,
-                     std::vector<int32_t>* row_of_name) {
-  std::vector<uint8_t> used(names.size(), 0);
-  for (size_t k = 0; k < n; ++k) {
-    if (k % kReleaseChunk == 0 && k > 0 && mapped) mapped->ReleaseRatings(k - kReleaseChunk, k);
-    if (selected == nullptr || (*selected)[k]) used[static_cast<size_t>(ids[k])] = 1;
+// The columns a pass reads.
+constexpr unsigned kUser = 1, kItem = 2, kRating = 4;
+
+// The ratings of one file as BuildDataset reads them: the arrays of a parsed text file, or a
+// prepared file read a chunk at a time (never the whole of it).
+class Source {
+ public:
+  void Set(const Ratings* parsed) {
+    parsed_ = parsed;
+    prepared_ = nullptr;
   }
+  void Set(const PreparedRatings* prepared) {
+    prepared_ = prepared;
+    parsed_ = nullptr;
+  }
+  size_t size() const { return parsed_ ? parsed_->size() : prepared_->size(); }
+  const std::vector<std::string>& user_names() const {
+    return parsed_ ? parsed_->user_names : prepared_->user_names();
+  }
+  const std::vector<std::string>& item_names() const {
+    return parsed_ ? parsed_->item_names : prepared_->item_names();
+  }
+  // fn(first, user, item, rating, count) -> Status over consecutive chunks of [begin, end); the
+  // columns not asked for are null. Stops at the first error, of reading or of fn.
+  template <typename Fn>
+  Status ForEach(size_t begin, size_t end, unsigned columns, Fn&& fn) const {
+    if (begin >= end) return Status::OK();
+    if (parsed_) {
+      return fn(begin, columns & kUser ? parsed_->user.data() + begin : nullptr,
+                columns & kItem ? parsed_->item.data() + begin : nullptr,
+                columns & kRating ? parsed_->rating.data() + begin : nullptr, end - begin);
+    }
+    const size_t chunk = std::min(kChunk, end - begin);
+    std::vector<int32_t> user(columns & kUser ? chunk : 0), item(columns & kItem ? chunk : 0);
+    std::vector<float> rating(columns & kRating ? chunk : 0);
+    int32_t* u = user.empty() ? nullptr : user.data();
+    int32_t* i = item.empty() ? nullptr : item.data();
+    float* r = rating.empty() ? nullptr : rating.data();
+    for (size_t b = begin; b < end; b += chunk) {
+      const size_t count = std::min(chunk, end - b);
+      CFPS_RETURN_IF_ERROR(prepared_->Read(b, count, u, i, r));
+      CFPS_RETURN_IF_ERROR(fn(b, u, i, r, count));
+    }
+    return Status::OK();
+  }
+
+ private:
+  const Ratings* parsed_ = nullptr;
+  const PreparedRatings* prepared_ = nullptr;
+};
+
+// f(part, begin, end) -> Status on the two halves of [0, n) (part 0, then 1 on another thread). The first
+// half's error wins, so an error is the first one in file order when each half reports its first.
+template <typename F>
+Status InTwo(size_t n, F&& f) {
+  const size_t half = n / 2;
+  Status second;
+  std::thread t([&] { second = f(1, half, n); });
+  Status first = f(0, size_t{0}, half);
+  t.join();
+  return first.ok() ? second : first;
+}
+
+// Vocabulary over the names marked in `used`, and the dense row of every name (-1 for the names
+// no selected rating uses).
+Vocab BuildUsedVocab(const std::vector<std::string>& names, const std::vector<uint8_t>& used,
+                     std::vector<int32_t>* row_of_name) {
   std::vector<std::string> used_names;
   for (size_t j = 0; j < names.size(); ++j) {
     if (used[j]) used_names.push_back(names[j]);
   }
-  Vocab vocab = Vocab::Build(used_names);
+  std::vector<int32_t> rows;  // of the used names
+  Vocab vocab = Vocab::Build(std::move(used_names), &rows);
   row_of_name->assign(names.size(), -1);
+  size_t u = 0;
   for (size_t j = 0; j < names.size(); ++j) {
-    if (used[j]) (*row_of_name)[j] = vocab.Lookup(names[j]);
+    if (used[j]) (*row_of_name)[j] = rows[u++];
   }
   return vocab;
 }
@@ -48,16 +105,6 @@ std::vector<int32_t> MapNames(const std::vector<std::string>& names, const Vocab
   std::vector<int32_t> rows(names.size());
   for (size_t j = 0; j < names.size(); ++j) rows[j] = vocab.Lookup(names[j]);
   return rows;
-}
-
-// Appends rating k of `r`, with its names mapped through the row tables, to `out`. Returns true
-// when both rows are known.
-inline bool Append(const RatingsView& r, size_t k, const std::vector<int32_t>& user_rows,
-                   const std::vector<int32_t>& item_rows, RatingArrays* out) {
-  const int32_t user = user_rows[static_cast<size_t>(r.user[k])];
-  const int32_t item = item_rows[static_cast<size_t>(r.item[k])];
-  out->push_back(user, item, r.rating[k]);
-  return user >= 0 && item >= 0;
 }
 
 std::string FormatDouble(double v) {
@@ -155,68 +202,187 @@ Status ReadNamed(const char* option, const std::string& path, const ReadOptions&
   return s.code() == Status::Code::kIOError ? s.WithContext(option) : s;
 }
 
-// Text files are parsed into `parsed`; prepared files are mapped into `prepared` and checked: every
-// id names one of the file's names, every rating is finite and inside [min_rating, max_rating]
-// (with skip_bad_lines, such ratings are dropped into `parsed` instead, and counted).
-Status LoadRatings(const char* option, const std::string& path, const ReadOptions& read,
-                   Ratings* parsed, PreparedRatings* prepared, RatingsView* view,
-                   int64_t* skipped) {
-  *skipped = 0;
+// One file's ratings: `source` reads them, from `prepared`, or from `parsed` (a text file, or a
+// prepared file whose bad ratings were skipped).
+struct Loaded {
+  Ratings parsed;
+  PreparedRatings prepared;
+  bool is_prepared = false;
+  Source source;
+  int64_t skipped = 0;
+};
+
+// Parses a text file (the parser checks every line) or opens a prepared one (checked by Check).
+Status Open(const char* option, const std::string& path, const ReadOptions& read, Loaded* out) {
   if (!IsPreparedFile(path)) {
-    CFPS_RETURN_IF_ERROR(ReadNamed(option, path, read, parsed));
-    *skipped = parsed->skipped_lines;
-    *view = ViewOf(*parsed);
+    CFPS_RETURN_IF_ERROR(ReadNamed(option, path, read, &out->parsed));
+    out->skipped = out->parsed.skipped_lines;
+    out->source.Set(&out->parsed);
     return Status::OK();
   }
-  {
-    Status s = prepared->Open(path);
-    if (!s.ok()) return s.code() == Status::Code::kIOError ? s.WithContext(option) : s;
+  Status s = out->prepared.Open(path);
+  if (!s.ok()) return s.code() == Status::Code::kIOError ? s.WithContext(option) : s;
+  out->is_prepared = true;
+  out->source.Set(&out->prepared);
+  return Status::OK();
+}
+
+// Checks ratings [begin, end) of a prepared file: every id names one of the file's names, every
+// rating is finite and inside [min_rating, max_rating]. The first bad rating is the error; with
+// skip_bad_lines the indices of bad ratings go to `bad` instead (a bad id is always an error).
+Status CheckRange(const Loaded& f, const ReadOptions& read, size_t begin, size_t end,
+                  std::vector<size_t>* bad) {
+  const std::string& path = f.prepared.path();
+  const int64_t n_users = static_cast<int64_t>(f.prepared.user_names().size());
+  const int64_t n_items = static_cast<int64_t>(f.prepared.item_names().size());
+  return f.source.ForEach(
+      begin, end, kUser | kItem | kRating,
+      [&](size_t first, const int32_t* user, const int32_t* item, const float* rating,
+          size_t count) {
+        for (size_t j = 0; j < count; ++j) {
+          if (user[j] < 0 || user[j] >= n_users || item[j] < 0 || item[j] >= n_items) {
+            return Status::InvalidArgument(
+                "'" + path + "': damaged prepared file: rating " + std::to_string(first + j) +
+                " names user " + std::to_string(user[j]) + " of " + std::to_string(n_users) +
+                ", item " + std::to_string(item[j]) + " of " + std::to_string(n_items));
+          }
+          const float r = rating[j];
+          if (std::isfinite(r) && r >= read.min_rating && r <= read.max_rating) continue;
+          if (!read.skip_bad_lines) {
+            return Status::InvalidArgument(
+                "'" + path + "': rating " + std::to_string(first + j) + " is " + FormatDouble(r) +
+                ", outside --y-range [" + FormatDouble(read.min_rating) + ", " +
+                FormatDouble(read.max_rating) + "] (or use --skip-bad-lines)");
+          }
+          bad->push_back(first + j);
+        }
+        return Status::OK();
+      });
+}
+
+// Rare: the skipped ratings (`bad`, ascending) were found in a prepared file. Its ratings without
+// them are copied into `parsed`, as the text reader would have read them, and read from there.
+Status DropBad(const std::vector<size_t>& bad, Loaded* f) {
+  if (bad.empty()) return Status::OK();
+  Ratings& p = f->parsed;
+  p = Ratings();
+  p.user_names = f->prepared.user_names();
+  p.item_names = f->prepared.item_names();
+  const size_t n = f->prepared.size();
+  p.user.reserve(n - bad.size());
+  p.item.reserve(n - bad.size());
+  p.rating.reserve(n - bad.size());
+  size_t next = 0;
+  CFPS_RETURN_IF_ERROR(f->source.ForEach(
+      0, n, kUser | kItem | kRating,
+      [&](size_t first, const int32_t* user, const int32_t* item, const float* rating,
+          size_t count) {
+        for (size_t j = 0; j < count; ++j) {
+          if (next < bad.size() && bad[next] == first + j) {
+            ++next;
+            continue;
+          }
+          p.user.push_back(user[j]);
+          p.item.push_back(item[j]);
+          p.rating.push_back(rating[j]);
+        }
+        return Status::OK();
+      }));
+  f->skipped = static_cast<int64_t>(bad.size());
+  if (p.size() == 0) {
+    return Status::InvalidArgument("'" + f->prepared.path() + "': no ratings inside --y-range");
   }
-  const RatingsView v = prepared->view();
-  const int64_t n_users = static_cast<int64_t>(v.user_names->size());
-  const int64_t n_items = static_cast<int64_t>(v.item_names->size());
-  std::vector<uint8_t> keep;
-  for (size_t k = 0; k < v.n; ++k) {
-    if (k % kReleaseChunk == 0 && k > 0) prepared->ReleaseRatings(k - kReleaseChunk, k);
-    if (v.user[k] < 0 || v.user[k] >= n_users || v.item[k] < 0 || v.item[k] >= n_items) {
-      return Status::InvalidArgument(
-          "'" + path + "': damaged prepared file: rating " + std::to_string(k) + " names user " +
-          std::to_string(v.user[k]) + " of " + std::to_string(n_users) + ", item " +
-          std::to_string(v.item[k]) + " of " + std::to_string(n_items));
-    }
-    const float r = v.rating[k];
-    if (std::isfinite(r) && r >= read.min_rating && r <= read.max_rating) continue;
-    if (!read.skip_bad_lines) {
-      return Status::InvalidArgument("'" + path + "': rating " + std::to_string(k) + " is " +
-                                     FormatDouble(r) + ", outside --y-range [" +
-                                     FormatDouble(read.min_rating) + ", " +
-                                     FormatDouble(read.max_rating) + "] (or use --skip-bad-lines)");
-    }
-    if (keep.empty()) keep.assign(v.n, 1);
-    keep[k] = 0;
+  f->source.Set(&p);
+  return Status::OK();
+}
+
+// Check and DropBad over a whole prepared file on two threads (a text file was checked as parsed).
+Status Check(const ReadOptions& read, Loaded* f) {
+  if (!f->is_prepared) return Status::OK();
+  std::vector<size_t> bad[2];
+  CFPS_RETURN_IF_ERROR(InTwo(f->source.size(), [&](int part, size_t begin, size_t end) {
+    return CheckRange(*f, read, begin, end, &bad[part]);
+  }));
+  bad[0].insert(bad[0].end(), bad[1].begin(), bad[1].end());
+  return DropBad(bad[0], f);
+}
+
+// Marks the users and items of the selected ratings (selected null: all of them) and ORs the bits
+// of every rating (when `rating_bits` is not null), on two threads.
+Status MarkUsed(const Source& src, const uint8_t* selected, std::vector<uint8_t>* used_users,
+                std::vector<uint8_t>* used_items, uint32_t* rating_bits) {
+  const size_t n_users = src.user_names().size(), n_items = src.item_names().size();
+  used_users->assign(n_users, 0);
+  used_items->assign(n_items, 0);
+  std::vector<uint8_t> second_users(n_users, 0), second_items(n_items, 0);
+  uint32_t bits[2] = {0, 0};
+  CFPS_RETURN_IF_ERROR(InTwo(src.size(), [&](int part, size_t begin, size_t end) {
+    uint8_t* users = part == 0 ? used_users->data() : second_users.data();
+    uint8_t* items = part == 0 ? used_items->data() : second_items.data();
+    return src.ForEach(begin, end, kUser | kItem | (rating_bits ? kRating : 0),
+                       [&](size_t first, const int32_t* user, const int32_t* item,
+                           const float* rating, size_t count) {
+                         for (size_t j = 0; j < count; ++j) {
+                           if (selected != nullptr && !selected[first + j]) continue;
+                           users[user[j]] = 1;
+                           items[item[j]] = 1;
+                         }
+                         if (rating) bits[part] |= RatingBits(rating, count);
+                         return Status::OK();
+                       });
+  }));
+  for (size_t j = 0; j < n_users; ++j) (*used_users)[j] |= second_users[j];
+  for (size_t j = 0; j < n_items; ++j) (*used_items)[j] |= second_items[j];
+  if (rating_bits) *rating_bits = bits[0] | bits[1];
+  return Status::OK();
+}
+
+// Puts every rating of `src`, its names mapped to rows, into `to` (to[0] when in_first[k], or
+// always when in_first is null; else to[1]), in file order, on two threads: each half knows where
+// its ratings go from the count of the first half's ratings for to[0]. With keep false nothing is
+// stored. Counts the ratings with an unknown row (-1) into `unknown`.
+Status Place(const Source& src, const uint8_t* in_first, const std::vector<int32_t>& user_rows,
+             const std::vector<int32_t>& item_rows, bool keep, RatingArrays* to[2],
+             int64_t* unknown) {
+  const size_t n = src.size(), half = n / 2;
+  size_t first_before_half = half;
+  if (in_first != nullptr) {
+    first_before_half = 0;
+    for (size_t k = 0; k < half; ++k) first_before_half += in_first[k];
   }
-  prepared->ReleasePages();
-  if (keep.empty()) {
-    *view = v;
-    return Status::OK();
-  }
-  // Rare: a copy without the bad ratings, as the text reader would have read it.
-  *parsed = Ratings();
-  parsed->user_names = *v.user_names;
-  parsed->item_names = *v.item_names;
-  for (size_t k = 0; k < v.n; ++k) {
-    if (!keep[k]) {
-      ++*skipped;
-      continue;
-    }
-    parsed->user.push_back(v.user[k]);
-    parsed->item.push_back(v.item[k]);
-    parsed->rating.push_back(v.rating[k]);
-  }
-  if (parsed->size() == 0) {
-    return Status::InvalidArgument("'" + path + "': no ratings inside --y-range");
-  }
-  *view = ViewOf(*parsed);
+  int64_t unknowns[2] = {0, 0};
+  CFPS_RETURN_IF_ERROR(InTwo(n, [&](int part, size_t begin, size_t end) {
+    size_t next[2] = {part == 0 ? 0 : first_before_half, part == 0 ? 0 : half - first_before_half};
+    return src.ForEach(begin, end, kUser | kItem | (keep ? kRating : 0),
+                       [&](size_t first, const int32_t* u, const int32_t* i, const float* r,
+                           size_t count) {
+                         // Counters in locals: stores into the arrays cannot then alias them.
+                         size_t n0 = next[0], n1 = next[1];
+                         int64_t unknown = 0;
+                         // user_rows outgrows the L2 cache (ML-25M: 650 KB): fetch ahead.
+                         constexpr size_t kAhead = 16;
+                         for (size_t j = 0; j < count; ++j) {
+                           if (j + kAhead < count) {
+                             __builtin_prefetch(&user_rows[static_cast<size_t>(u[j + kAhead])]);
+                             __builtin_prefetch(&item_rows[static_cast<size_t>(i[j + kAhead])]);
+                           }
+                           const int32_t user = user_rows[static_cast<size_t>(u[j])];
+                           const int32_t item = item_rows[static_cast<size_t>(i[j])];
+                           unknown += (user < 0) | (item < 0);
+                           if (!keep) continue;
+                           if (in_first == nullptr || in_first[first + j]) {
+                             to[0]->set(n0++, user, item, r[j]);
+                           } else {
+                             to[1]->set(n1++, user, item, r[j]);
+                           }
+                         }
+                         next[0] = n0;
+                         next[1] = n1;
+                         unknowns[part] += unknown;
+                         return Status::OK();
+                       });
+  }));
+  *unknown += unknowns[0] + unknowns[1];
   return Status::OK();
 }
 
@@ -230,99 +396,103 @@ Status BuildDataset(const DataOptions& options, Dataset* out, bool keep_ratings)
   }
   if (options.data.empty()) return Status::InvalidArgument("--data is required");
 
-  Ratings all_parsed;
-  PreparedRatings all_prepared;
-  RatingsView all;
-  CFPS_RETURN_IF_ERROR(LoadRatings("--data", options.data, options.read, &all_parsed, &all_prepared,
-                                   &all, &out->skipped_lines));
-  const size_t n = all.n;
+  Loaded all;
+  CFPS_RETURN_IF_ERROR(Open("--data", options.data, options.read, &all));
+  std::vector<uint8_t> used_users, used_items;
+  std::vector<int32_t> user_rows, item_rows;
+  // The two vocabularies, on two threads.
+  auto build_vocabs = [&] {
+    std::thread items([&] { out->items = BuildUsedVocab(all.source.item_names(), used_items,
+                                                        &item_rows); });
+    out->users = BuildUsedVocab(all.source.user_names(), used_users, &user_rows);
+    items.join();
+  };
 
   if (!options.valid_data.empty()) {
-    Ratings valid_parsed;
-    PreparedRatings valid_prepared;
-    RatingsView valid;
-    int64_t skipped = 0;
-    CFPS_RETURN_IF_ERROR(LoadRatings("--valid-data", options.valid_data, options.read,
-                                     &valid_parsed, &valid_prepared, &valid, &skipped));
-    out->skipped_lines += skipped;
-
-    std::vector<int32_t> user_rows, item_rows;
-    out->users = BuildUsedVocab(*all.user_names, all.user, n, nullptr, &all_prepared, &user_rows);
-    out->items = BuildUsedVocab(*all.item_names, all.item, n, nullptr, &all_prepared, &item_rows);
+    CFPS_RETURN_IF_ERROR(Check(options.read, &all));
+    Loaded valid;
+    CFPS_RETURN_IF_ERROR(Open("--valid-data", options.valid_data, options.read, &valid));
+    CFPS_RETURN_IF_ERROR(Check(options.read, &valid));
+    out->skipped_lines = all.skipped + valid.skipped;
+    uint32_t train_bits = 0, valid_bits = 0;
+    CFPS_RETURN_IF_ERROR(MarkUsed(all.source, nullptr, &used_users, &used_items,
+                                  keep_ratings ? &train_bits : nullptr));
+    build_vocabs();
+    std::vector<uint8_t> unused_users, unused_items;
     if (keep_ratings) {
-      out->train = RatingArrays(
-          ChooseRatingLayout(out->users.size(), out->items.size(), RatingBits(all.rating, n)));
-      out->train.reserve(n);
-      for (size_t k = 0; k < n; ++k) Append(all, k, user_rows, item_rows, &out->train);
+      CFPS_RETURN_IF_ERROR(
+          MarkUsed(valid.source, nullptr, &unused_users, &unused_items, &valid_bits));
+    }
+    const size_t n = all.source.size(), n_valid = valid.source.size();
+    if (keep_ratings) {
+      out->train = RatingArrays(ChooseRatingLayout(out->users.size(), out->items.size(), train_bits));
+      out->valid = RatingArrays(ChooseRatingLayout(out->users.size(), out->items.size(), valid_bits));
+      out->train.resize(n);
+      out->valid.resize(n_valid);
     } else {
       out->train = RatingArrays::Counted(n);
+      out->valid = RatingArrays::Counted(n_valid);
     }
-    all_prepared.ReleasePages();
-    all_parsed = Ratings();  // free the raw arrays before the second mapping
-
-    std::vector<int32_t> valid_user_rows = MapNames(*valid.user_names, out->users);
-    std::vector<int32_t> valid_item_rows = MapNames(*valid.item_names, out->items);
-    if (keep_ratings) {
-      out->valid = RatingArrays(ChooseRatingLayout(out->users.size(), out->items.size(),
-                                                   RatingBits(valid.rating, valid.n)));
-      out->valid.reserve(valid.n);
-      for (size_t k = 0; k < valid.n; ++k) {
-        if (!Append(valid, k, valid_user_rows, valid_item_rows, &out->valid)) ++out->valid_unknown;
-      }
-    } else {
-      out->valid = RatingArrays::Counted(valid.n);
-      for (size_t k = 0; k < valid.n; ++k) {
-        if (valid_user_rows[static_cast<size_t>(valid.user[k])] < 0 ||
-            valid_item_rows[static_cast<size_t>(valid.item[k])] < 0) {
-          ++out->valid_unknown;
-        }
-      }
-    }
-    valid_prepared.ReleasePages();
+    int64_t unknown = 0;
+    RatingArrays* train_to[2] = {&out->train, nullptr};
+    CFPS_RETURN_IF_ERROR(
+        Place(all.source, nullptr, user_rows, item_rows, keep_ratings, train_to, &unknown));
+    all.parsed = Ratings();  // free the raw arrays before the second file's
+    RatingArrays* valid_to[2] = {&out->valid, nullptr};
+    CFPS_RETURN_IF_ERROR(Place(valid.source, nullptr,
+                               MapNames(valid.source.user_names(), out->users),
+                               MapNames(valid.source.item_names(), out->items), keep_ratings,
+                               valid_to, &out->valid_unknown));
     return Status::OK();
   }
 
   // Random split, exactly fastai's RandomSplitter(valid_pct, seed): torch.manual_seed(seed);
-  // the first int(valid_pct * n) entries of torch.randperm(n) are the validation set.
-  CFPS_CHECK_LE(n, static_cast<size_t>(std::numeric_limits<uint32_t>::max()));
-  const size_t n_valid = static_cast<size_t>(static_cast<double>(n) * options.valid_pct);
-  if (n_valid >= n) {
-    return Status::InvalidArgument("'" + options.data + "' has " + std::to_string(n) +
-                                   " ratings: --valid-pct " + FormatDouble(options.valid_pct) +
-                                   " leaves none for training");
-  }
-  out->split_bytes = static_cast<int64_t>(n * (sizeof(uint32_t) + sizeof(uint8_t)));
+  // the first int(valid_pct * n) entries of torch.randperm(n) are the validation set. The split
+  // needs only the number of ratings: for a prepared file it is drawn while another thread checks
+  // the file (and drawn again for the smaller number in the rare case that ratings were skipped).
+  size_t n = 0, n_valid = 0;
   std::vector<uint8_t> in_train;
-  ReserveHuge(&in_train, n);
-  in_train.assign(n, 1);
-  {
+  auto split = [&]() -> Status {
+    n = all.source.size();
+    CFPS_CHECK_LE(n, static_cast<size_t>(std::numeric_limits<uint32_t>::max()));
+    n_valid = static_cast<size_t>(static_cast<double>(n) * options.valid_pct);
+    if (n_valid >= n) {
+      return Status::InvalidArgument("'" + options.data + "' has " + std::to_string(n) +
+                                     " ratings: --valid-pct " + FormatDouble(options.valid_pct) +
+                                     " leaves none for training");
+    }
+    ReserveHuge(&in_train, n);
+    in_train.assign(n, 1);
     std::vector<uint32_t> perm;
     ReserveHuge(&perm, n);  // random swaps over n entries: 2 MB pages, far fewer page faults
     // Only the first n_valid entries are needed, and they are final after n_valid swaps.
     TorchRandperm(static_cast<int64_t>(n), options.seed, &perm, static_cast<int64_t>(n_valid));
     for (size_t k = 0; k < n_valid; ++k) in_train[perm[k]] = 0;
+    return Status::OK();
+  };
+  Status split_status;
+  if (all.is_prepared) {
+    std::vector<size_t> bad;
+    Status check;
+    std::thread checker([&] { check = CheckRange(all, options.read, 0, all.source.size(), &bad); });
+    split_status = split();
+    checker.join();
+    CFPS_RETURN_IF_ERROR(check);
+    if (!bad.empty()) {
+      CFPS_RETURN_IF_ERROR(DropBad(bad, &all));
+      split_status = split();
+    }
+  } else {
+    split_status = split();
   }
+  CFPS_RETURN_IF_ERROR(split_status);
+  out->skipped_lines = all.skipped;
+  out->split_bytes = static_cast<int64_t>(n * (sizeof(uint32_t) + sizeof(uint8_t)));
 
-  // The two vocabularies on two threads, then the two halves of the ratings on two threads (each
-  // half knows where its ratings go from the count of training ratings before it): the same
-  // arrays as one pass in order.
-  std::vector<int32_t> user_rows, item_rows;
   uint32_t rating_bits = 0;
-  {
-    std::thread items([&] {
-      out->items =
-          BuildUsedVocab(*all.item_names, all.item, n, &in_train, &all_prepared, &item_rows);
-      for (size_t b = 0; keep_ratings && b < n; b += kReleaseChunk) {
-        const size_t e = std::min(n, b + kReleaseChunk);
-        rating_bits |= RatingBits(all.rating + b, e - b);
-        all_prepared.ReleaseRatings(b, e);
-      }
-    });
-    out->users =
-        BuildUsedVocab(*all.user_names, all.user, n, &in_train, &all_prepared, &user_rows);
-    items.join();
-  }
-  all_prepared.ReleasePages();
+  CFPS_RETURN_IF_ERROR(MarkUsed(all.source, in_train.data(), &used_users, &used_items,
+                                keep_ratings ? &rating_bits : nullptr));
+  build_vocabs();
   // One layout for both parts (the validation part's rows are inside the same vocabularies).
   const RatingLayout layout = ChooseRatingLayout(out->users.size(), out->items.size(), rating_bits);
   if (keep_ratings) {
@@ -334,43 +504,9 @@ Status BuildDataset(const DataOptions& options, Dataset* out, bool keep_ratings)
     out->train = RatingArrays::Counted(n - n_valid);
     out->valid = RatingArrays::Counted(n_valid);
   }
-  const size_t half = n / 2;
-  size_t train_before_half = 0;
-  for (size_t k = 0; k < half; ++k) train_before_half += in_train[k];
-  int64_t unknown[2] = {0, 0};
-  auto fill = [&](int part) {
-    const size_t begin = part == 0 ? 0 : half, end = part == 0 ? half : n;
-    size_t t = part == 0 ? 0 : train_before_half;
-    size_t v = part == 0 ? 0 : half - train_before_half;
-    for (size_t k = begin; k < end; ++k) {
-      if ((k - begin) % kReleaseChunk == 0 && k > begin) {
-        all_prepared.ReleaseRatings(k - kReleaseChunk, k);
-      }
-      if (!keep_ratings) {
-        if (!in_train[k] && (user_rows[static_cast<size_t>(all.user[k])] < 0 ||
-                             item_rows[static_cast<size_t>(all.item[k])] < 0)) {
-          ++unknown[part];
-        }
-        continue;
-      }
-      const int32_t user = user_rows[static_cast<size_t>(all.user[k])];
-      const int32_t item = item_rows[static_cast<size_t>(all.item[k])];
-      if (in_train[k]) {
-        out->train.set(t++, user, item, all.rating[k]);
-      } else {
-        out->valid.set(v++, user, item, all.rating[k]);
-        if (user < 0 || item < 0) ++unknown[part];
-      }
-    }
-  };
-  {
-    std::thread second([&] { fill(1); });
-    fill(0);
-    second.join();
-  }
-  out->valid_unknown = unknown[0] + unknown[1];
-  all_prepared.ReleasePages();
-  return Status::OK();
+  RatingArrays* to[2] = {&out->train, &out->valid};
+  return Place(all.source, in_train.data(), user_rows, item_rows, keep_ratings, to,
+               &out->valid_unknown);
 }
 
 }  // namespace cfps

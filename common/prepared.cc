@@ -1,7 +1,6 @@
 #include "common/prepared.h"
 
 #include <fcntl.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -109,35 +108,47 @@ Status WritePrepared(const RatingsView& r, const std::string& path) {
 }
 
 PreparedRatings::~PreparedRatings() {
-  if (map_ != nullptr) munmap(map_, map_bytes_);
+  if (fd_ >= 0) close(fd_);
 }
+
+namespace {
+
+// pread of exactly `bytes` at `offset`. Empty when done, else why not: the file ended first (it
+// shrank since it was checked) or the system's error.
+std::string ReadAt(int fd, void* out, size_t bytes, size_t offset) {
+  char* p = static_cast<char*>(out);
+  while (bytes > 0) {
+    const ssize_t got = pread(fd, p, bytes, static_cast<off_t>(offset));
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) return std::strerror(errno);
+    if (got == 0) return "the file ended early (did it shrink?)";
+    p += got;
+    bytes -= static_cast<size_t>(got);
+    offset += static_cast<size_t>(got);
+  }
+  return "";
+}
+
+}  // namespace
 
 Status PreparedRatings::Open(const std::string& path) {
   path_ = path;
   auto bad = [&](const std::string& what) {
     return Status::InvalidArgument("'" + path + "': " + what);
   };
-  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return Status::IOError("cannot open '" + path + "': " + std::strerror(errno));
+  if (fd_ >= 0) close(fd_);
+  fd_ = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd_ < 0) return Status::IOError("cannot open '" + path + "': " + std::strerror(errno));
   struct stat st;
-  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    close(fd);
-    return bad("not a regular file");
-  }
+  if (fstat(fd_, &st) != 0 || !S_ISREG(st.st_mode)) return bad("not a regular file");
   const size_t size = static_cast<size_t>(st.st_size);
   if (size < kHeaderBytes) {
-    close(fd);
     return bad("truncated prepared ratings file (" + std::to_string(size) +
                " bytes, shorter than its 64-byte header)");
   }
-  void* map = mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
-  const int map_errno = errno;
-  close(fd);
-  if (map == MAP_FAILED)
-    return Status::IOError("cannot map '" + path + "': " + std::strerror(map_errno));
-  map_ = map;
-  map_bytes_ = size;
-  const char* h = static_cast<const char*>(map);
+  char h[kHeaderBytes];
+  std::string why = ReadAt(fd_, h, kHeaderBytes, 0);
+  if (!why.empty()) return Status::IOError("cannot read '" + path + "': " + why);
   if (std::memcmp(h, kMagic, sizeof(kMagic)) != 0) return bad("not a prepared ratings file");
   const uint32_t version = Get<uint32_t>(h, 8);
   if (version != kPreparedVersion) {
@@ -164,11 +175,13 @@ Status PreparedRatings::Open(const std::string& path) {
   }
   const size_t arrays_offset = RoundUp(kHeaderBytes + names_bytes);
   if (arrays_offset + n * 12 != size) return bad("damaged header (sizes do not add up)");
-  const char* names = h + kHeaderBytes;
-  if (Crc32(0, names, names_bytes) != Get<uint32_t>(h, 48))
+  std::string names(static_cast<size_t>(names_bytes), '\0');
+  why = ReadAt(fd_, names.data(), names.size(), kHeaderBytes);
+  if (!why.empty()) return Status::IOError("cannot read '" + path + "': " + why);
+  if (Crc32(0, names.data(), names.size()) != Get<uint32_t>(h, 48))
     return bad("damaged names (checksum mismatch)");
-  const char* p = names;
-  const char* end = names + names_bytes;
+  const char* p = names.data();
+  const char* end = p + names.size();
   if (!ReadNames(&p, end, n_users, &user_names_) || !ReadNames(&p, end, n_items, &item_names_) ||
       p != end) {
     return bad("damaged names section");
@@ -178,34 +191,17 @@ Status PreparedRatings::Open(const std::string& path) {
   return Status::OK();
 }
 
-RatingsView PreparedRatings::view() const {
-  RatingsView v;
-  v.user_names = &user_names_;
-  v.item_names = &item_names_;
-  const char* base = static_cast<const char*>(map_) + arrays_offset_;
-  v.user = reinterpret_cast<const int32_t*>(base);
-  v.item = reinterpret_cast<const int32_t*>(base + n_ * sizeof(int32_t));
-  v.rating = reinterpret_cast<const float*>(base + 2 * n_ * sizeof(int32_t));
-  v.n = n_;
-  return v;
-}
-
-void PreparedRatings::ReleaseRatings(size_t begin, size_t end) const {
-  if (map_ == nullptr || begin >= end) return;
-  const uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
-  const uintptr_t base = reinterpret_cast<uintptr_t>(map_) + arrays_offset_;
-  const size_t element[3] = {sizeof(int32_t), sizeof(int32_t), sizeof(float)};
-  uintptr_t array = base;
-  for (int a = 0; a < 3; ++a) {
-    const uintptr_t lo = (array + begin * element[a] + page - 1) / page * page;
-    const uintptr_t hi = (array + end * element[a]) / page * page;
-    if (hi > lo) (void)madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_DONTNEED);
-    array += n_ * element[a];
+Status PreparedRatings::Read(size_t first, size_t count, int32_t* user, int32_t* item,
+                             float* rating) const {
+  CFPS_CHECK(fd_ >= 0 && first <= n_ && count <= n_ - first);
+  void* arrays[3] = {user, item, rating};
+  for (size_t a = 0; a < 3; ++a) {
+    if (arrays[a] == nullptr || count == 0) continue;
+    const size_t offset = arrays_offset_ + (a * n_ + first) * sizeof(int32_t);
+    const std::string why = ReadAt(fd_, arrays[a], count * sizeof(int32_t), offset);
+    if (!why.empty()) return Status::IOError("cannot read '" + path_ + "': " + why);
   }
-}
-
-void PreparedRatings::ReleasePages() const {
-  if (map_ != nullptr) (void)madvise(map_, map_bytes_, MADV_DONTNEED);
+  return Status::OK();
 }
 
 }  // namespace cfps

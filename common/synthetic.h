@@ -51,7 +51,7 @@ Status GenerateSynthetic(const GenOptions& options, SyntheticRatings* out);
 // Writes the ratings as ml-100k's u.data: "user<TAB>item<TAB>rating<TAB>timestamp\n", ids 1-based,
 // timestamps 874965758 + line index. Written to "<out_path>.tmp.<pid>", fsync'ed, renamed.
 // An out_path ending in ".cfpsr" gets the prepared binary form instead (common/prepared.h): the
-// same ratings, ready to be mapped by cfps train without parsing.
+// same ratings, ready for cfps train to read without parsing.
 Status GenerateRatings(const GenOptions& options, const std::string& out_path);
 
 }  // namespace cfps

@@ -28,36 +28,37 @@ std::string ErrnoText(int err) { return std::strerror(err); }
 
 }  // namespace
 
-Vocab Vocab::Build(const std::vector<std::string>& names) {
-  std::vector<std::string> distinct = names;
-  std::sort(distinct.begin(), distinct.end());
-  distinct.erase(std::unique(distinct.begin(), distinct.end()), distinct.end());
-
+Vocab Vocab::Build(std::vector<std::string> names, std::vector<int32_t>* rows) {
+  CFPS_CHECK_LE(names.size(), static_cast<size_t>(std::numeric_limits<int32_t>::max()));
   // Numeric order when every id is an integer: MovieLens ids then get rows in id order ("2" before
-  // "10"). Equal values spelled differently ("7", "007") are ordered by their bytes.
-  std::vector<int64_t> values(distinct.size());
+  // "10"). Equal values spelled differently ("7", "007") are ordered by their bytes. Otherwise
+  // byte order. Either way equal names end up next to each other and share a row.
+  std::vector<int64_t> values(names.size());
   bool numeric = true;
-  for (size_t k = 0; k < distinct.size() && numeric; ++k) {
-    numeric = ParseInt64(distinct[k], &values[k]);
-  }
+  for (size_t k = 0; k < names.size() && numeric; ++k) numeric = ParseInt64(names[k], &values[k]);
+  std::vector<int32_t> order(names.size());
+  for (size_t k = 0; k < order.size(); ++k) order[k] = static_cast<int32_t>(k);
   if (numeric) {
-    std::vector<size_t> order(distinct.size());
-    for (size_t k = 0; k < order.size(); ++k) order[k] = k;
-    // `distinct` is byte-sorted already, so a stable sort by value breaks ties by bytes.
-    std::stable_sort(order.begin(), order.end(),
-                     [&](size_t a, size_t b) { return values[a] < values[b]; });
-    std::vector<std::string> sorted(distinct.size());
-    for (size_t k = 0; k < order.size(); ++k) sorted[k] = std::move(distinct[order[k]]);
-    distinct = std::move(sorted);
+    std::sort(order.begin(), order.end(), [&](int32_t a, int32_t b) {
+      const int64_t va = values[static_cast<size_t>(a)], vb = values[static_cast<size_t>(b)];
+      return va != vb ? va < vb : names[static_cast<size_t>(a)] < names[static_cast<size_t>(b)];
+    });
+  } else {
+    std::sort(order.begin(), order.end(), [&](int32_t a, int32_t b) {
+      return names[static_cast<size_t>(a)] < names[static_cast<size_t>(b)];
+    });
   }
-
-  CFPS_CHECK_LE(distinct.size(), static_cast<size_t>(std::numeric_limits<int32_t>::max()));
   Vocab vocab;
-  vocab.index_.reserve(distinct.size());
-  for (size_t k = 0; k < distinct.size(); ++k) {
-    vocab.index_.emplace(distinct[k], static_cast<int32_t>(k));
+  vocab.index_.reserve(names.size());
+  if (rows) rows->resize(names.size());
+  for (int32_t j : order) {
+    std::string& name = names[static_cast<size_t>(j)];
+    if (vocab.names_.empty() || name != vocab.names_.back()) {
+      vocab.index_.emplace(name, static_cast<int32_t>(vocab.names_.size()));
+      vocab.names_.push_back(std::move(name));
+    }
+    if (rows) (*rows)[static_cast<size_t>(j)] = static_cast<int32_t>(vocab.names_.size() - 1);
   }
-  vocab.names_ = std::move(distinct);
   return vocab;
 }
 

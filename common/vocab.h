@@ -15,8 +15,9 @@ namespace cfps {
 class Vocab {
  public:
   Vocab() = default;
-  // Builds from the distinct raw ids in `names` (duplicates are allowed and ignored).
-  static Vocab Build(const std::vector<std::string>& names);
+  // Builds from the distinct raw ids in `names` (duplicates are allowed and ignored). When rows is
+  // not null, (*rows)[j] is the row of names[j]. Integer ids are ordered without comparing strings.
+  static Vocab Build(std::vector<std::string> names, std::vector<int32_t>* rows = nullptr);
 
   int64_t size() const { return static_cast<int64_t>(names_.size()); }
   // Dense row of a raw id, or -1 when the id is not in the vocabulary.

@@ -18,8 +18,12 @@ namespace {
 void Check(const std::string& path) {
   cfps::PreparedRatings prepared;
   if (!prepared.Open(path).ok()) return;
-  const cfps::RatingsView v = prepared.view();
-  CFPS_FUZZ_ASSERT(v.n == 0 || (v.user != nullptr && v.item != nullptr && v.rating != nullptr));
+  // An opened file's arrays are all there: its size was checked against the counts.
+  const size_t n = prepared.size();
+  CFPS_FUZZ_ASSERT(prepared.user_names().size() <= n && prepared.item_names().size() <= n);
+  std::vector<int32_t> user(n), item(n);
+  std::vector<float> rating(n);
+  CFPS_FUZZ_ASSERT(prepared.Read(0, n, user.data(), item.data(), rating.data()).ok());
   cfps::DataOptions options;
   options.data = path;
   options.valid_pct = 0.25;

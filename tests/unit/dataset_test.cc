@@ -5,10 +5,13 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <random>
+#include <map>
 #include <set>
 #include <string>
 #include <vector>
 
+#include "common/prepared.h"
 #include "common/random.h"
 #include "tests/unit/temp_dir.h"
 
@@ -266,6 +269,118 @@ TEST(BuildDataset, ServersKeepCountsAndVocabulariesOnly) {
     EXPECT_FALSE(worker.train.counted());
     EXPECT_EQ(server.train.bytes() + server.valid.bytes(), 0u);
     EXPECT_EQ(worker.train.bytes(), worker.train.size() * worker.train.bytes_per_rating());
+  }
+}
+
+// A prepared file is read a chunk at a time on two threads: the data set built from it equals the
+// text file's, for files many chunks long, for the random split and a validation file, for a
+// rank that keeps ratings and one that only serves, and with bad ratings skipped in both halves
+// and on chunk edges (read from the text file, they are skipped lines).
+TEST(BuildDataset, PreparedFileGivesTheTextFilesDataSet) {
+  TempDir dir;
+  constexpr int kRatings = 150001;  // about 4.6 chunks of 32768, an odd count
+  std::mt19937 rng(5);
+  std::string text, valid_text;
+  const std::set<int> bad = {0, 32767, 32768, 75000, 75001, 131071, kRatings - 1};
+  // The prepared file holds the bad ratings too (prepare refuses them: written directly here).
+  Ratings with_bad;
+  std::map<std::string, int32_t> user_ids, item_ids;
+  auto intern = [](const std::string& name, std::map<std::string, int32_t>* ids,
+                   std::vector<std::string>* names) {
+    auto it = ids->emplace(name, static_cast<int32_t>(names->size())).first;
+    if (it->second == static_cast<int32_t>(names->size())) names->push_back(name);
+    return it->second;
+  };
+  for (int k = 0; k < kRatings; ++k) {
+    // Every 50th user rates once: about a fifth of them are unknown in the random split.
+    const std::string user =
+        k % 50 == 0 ? "once" + std::to_string(k) : "u" + std::to_string(rng() % 3000);
+    const std::string item = "i" + std::to_string(rng() % 700);
+    float rating = static_cast<float>(1 + k % 5);
+    if (bad.count(k)) rating = k % 2 ? std::nanf("") : 9.0f;
+    text += user + "\t" + item + "\t" +
+            (bad.count(k) ? (k % 2 ? "nan" : "9") : std::to_string(1 + k % 5)) + "\n";
+    with_bad.user.push_back(intern(user, &user_ids, &with_bad.user_names));
+    with_bad.item.push_back(intern(item, &item_ids, &with_bad.item_names));
+    with_bad.rating.push_back(rating);
+    if (k % 10 == 0) {
+      valid_text += "v" + std::to_string(k % 7) + user + "\t" + item + "\t3\n";
+      valid_text += user + "\t" + item + "\t4\n";
+    }
+  }
+  DataOptions text_split;
+  text_split.data = dir.Write("r.data", text);
+  text_split.read.skip_bad_lines = true;
+  ASSERT_TRUE(WritePrepared(ViewOf(with_bad), dir.path() + "/r.cfpsr").ok());
+  DataOptions prepared_split = text_split;
+  prepared_split.data = dir.path() + "/r.cfpsr";
+  DataOptions text_file = text_split, prepared_file = prepared_split;
+  text_file.valid_data = dir.Write("v.data", valid_text);
+  Ratings valid_parsed;
+  ASSERT_TRUE(ReadRatings(text_file.valid_data, text_file.read, &valid_parsed).ok());
+  ASSERT_TRUE(WritePrepared(ViewOf(valid_parsed), dir.path() + "/v.cfpsr").ok());
+  prepared_file.valid_data = dir.path() + "/v.cfpsr";
+
+  const std::pair<const DataOptions*, const DataOptions*> cases[] = {
+      {&text_split, &prepared_split}, {&text_file, &prepared_file}};
+  for (const auto& [from_text, from_prepared] : cases) {
+    for (bool keep : {true, false}) {
+      SCOPED_TRACE(from_text->valid_data + (keep ? " keep" : " serve"));
+      Dataset a, b;
+      ASSERT_TRUE(BuildDataset(*from_text, &a, keep).ok());
+      Status s = BuildDataset(*from_prepared, &b, keep);
+      ASSERT_TRUE(s.ok()) << s.message();
+      EXPECT_EQ(a.users.names(), b.users.names());
+      EXPECT_EQ(a.items.names(), b.items.names());
+      EXPECT_EQ(a.train.size(), b.train.size());
+      EXPECT_EQ(a.valid.size(), b.valid.size());
+      EXPECT_EQ(a.valid_unknown, b.valid_unknown);
+      EXPECT_GT(a.valid_unknown, 0);
+      EXPECT_EQ(a.skipped_lines, b.skipped_lines);
+      if (!keep) continue;
+      EXPECT_EQ(a.train.users(), b.train.users());
+      EXPECT_EQ(a.train.items(), b.train.items());
+      EXPECT_EQ(a.train.ratings(), b.train.ratings());
+      EXPECT_EQ(a.valid.users(), b.valid.users());
+      EXPECT_EQ(a.valid.items(), b.valid.items());
+      EXPECT_EQ(a.valid.ratings(), b.valid.ratings());
+    }
+  }
+}
+
+// The error a damaged prepared file gives is its first bad rating in file order, whichever thread
+// and chunk meets it first.
+TEST(BuildDatasetErrors, PreparedFileNamesItsFirstBadRating) {
+  TempDir dir;
+  Ratings r;
+  r.user_names = {"a", "b"};
+  r.item_names = {"x"};
+  for (int k = 0; k < 100000; ++k) {
+    r.user.push_back(k % 2);
+    r.item.push_back(0);
+    r.rating.push_back(3);
+  }
+  const std::string path = dir.path() + "/r.cfpsr";
+  DataOptions o;
+  o.data = path;
+  struct Case {
+    int bad_id_at, bad_rating_at;
+    std::string want;
+  };
+  for (const Case& c : {Case{90000, -1, "rating 90000 names user 7 of 2"},
+                        Case{90000, 20000, "rating 20000 is 9, outside --y-range"},
+                        Case{40000, 60000, "rating 40000 names user 7"},
+                        Case{70000, 70000, "rating 70000 names user 7"}}) {
+    Ratings damaged = r;
+    damaged.user[static_cast<size_t>(c.bad_id_at)] = 7;
+    if (c.bad_rating_at >= 0) damaged.rating[static_cast<size_t>(c.bad_rating_at)] = 9;
+    ASSERT_TRUE(WritePrepared(ViewOf(damaged), path).ok());
+    for (const std::string& valid : {std::string(), dir.Write("v.data", "a x 3\n")}) {
+      o.valid_data = valid;
+      Dataset d;
+      Status s = BuildDataset(o, &d);
+      EXPECT_NE(s.message().find(c.want), std::string::npos) << s.message() << " " << valid;
+    }
   }
 }
 

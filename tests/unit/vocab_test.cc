@@ -55,6 +55,20 @@ TEST(Vocab, SameRowsWhateverTheInputOrder) {
   EXPECT_EQ(Vocab::Build(a).names(), Vocab::Build(b).names());
 }
 
+// rows gives each input name's row, duplicates included, in both orders.
+TEST(Vocab, RowsOfTheInputNames) {
+  std::vector<int32_t> rows;
+  Vocab v = Vocab::Build({"10", "2", "007", "2", "7", "10"}, &rows);
+  EXPECT_EQ(v.names(), (std::vector<std::string>{"2", "007", "7", "10"}));
+  EXPECT_EQ(rows, (std::vector<int32_t>{3, 0, 1, 0, 2, 3}));
+  Vocab w = Vocab::Build({"b", "a", "b", "c"}, &rows);
+  EXPECT_EQ(w.names(), (std::vector<std::string>{"a", "b", "c"}));
+  EXPECT_EQ(rows, (std::vector<int32_t>{1, 0, 1, 2}));
+  for (const Vocab* x : {&v, &w}) {
+    for (int64_t r = 0; r < x->size(); ++r) EXPECT_EQ(x->Lookup(x->Name(r)), r);
+  }
+}
+
 TEST(Vocab, Empty) {
   Vocab v = Vocab::Build({});
   EXPECT_EQ(v.size(), 0);
