@@ -204,6 +204,10 @@ Status ParseTrainOptions(int argc, const char* const* argv, TrainOptions* out, s
        ("auto|cpu|cuda: where workers compute the batch; auto takes a GPU when one is visible "
         "(worker ranks of a node share its GPUs round-robin), cuda fails without one. This "
         "build: " + CudaBuildInfo()).c_str())
+      ("exchange", po::value(&o.exchange)->default_value("auto"),
+       "auto|mpi|nccl: how the ranks exchange rows. nccl: GPU to GPU over NCCL, for one rank per "
+       "GPU with every rank serving and training (--ps 0); auto: nccl when every rank trains on "
+       "a GPU and NCCL loads, else mpi")
       ("ignore-memory-plan", po::bool_switch(&o.ignore_memory_plan),
        "start even when the memory plan (printed before training) needs more than the node has "
        "available")
@@ -228,6 +232,10 @@ Status ParseTrainOptions(int argc, const char* const* argv, TrainOptions* out, s
   CFPS_RETURN_IF_ERROR(ParseRatingsFormat(format, &o.data.read.format));
   CFPS_RETURN_IF_ERROR(ParseOptimizerKind(optimizer, &o.train.optimizer.kind));
   CFPS_RETURN_IF_ERROR(ParseDevice(device, &o.device));
+  if (o.exchange != "auto" && o.exchange != "mpi" && o.exchange != "nccl") {
+    return Status::InvalidArgument("--exchange: unknown exchange '" + o.exchange +
+                                   "' (expected auto, mpi or nccl)");
+  }
   if (schedule == "one-cycle") {
     o.train.schedule = ScheduleKind::kOneCycle;
   } else if (schedule == "constant") {

@@ -31,6 +31,7 @@ struct TrainOptions {
   double timeout = 300;          // seconds a rank may wait for the others; 0 = forever
   ProgressMode progress = ProgressMode::kAuto;  // --progress (launch/progress.h)
   Device device = Device::kAuto;  // --device; resolved per rank into train.device/train.gpu
+  std::string exchange = "auto";  // --exchange: auto|mpi|nccl
 };
 
 // On --help, sets *help to the usage text and returns OK without validating anything else.

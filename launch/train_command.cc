@@ -26,6 +26,9 @@
 #include "launch/options.h"
 #include "launch/progress.h"
 #include "worker/trainer.h"
+#ifdef CFPS_HAVE_NCCL
+#include "worker/cuda/nccl_exchange.h"
+#endif
 
 namespace cfps {
 
@@ -142,6 +145,50 @@ int RunTrain(int argc, const char* const* argv) {
   if (rank == 0 && !device_line.empty()) {
     std::printf("cfps: %s\n", device_line.c_str());
     std::fflush(stdout);
+  }
+
+  // --exchange: GPU to GPU over NCCL when every rank trains on a GPU (README.md, "GPU").
+  {
+    double not_on_gpu = opt.train.device == Device::kCuda ? 0.0 : 1.0;
+    ex->AllReduceMax(&not_on_gpu, 1);
+    const bool all_on_gpu = size > 1 && not_on_gpu == 0.0;
+    if (opt.exchange == "nccl" && !all_on_gpu) {
+      if (rank == 0) {
+        LogError("--exchange nccl needs two or more ranks, every one training on its own GPU "
+                 "(--ps 0, one rank per GPU): use --exchange mpi otherwise");
+      }
+      return 1;
+    }
+    if (opt.exchange == "nccl" || (opt.exchange == "auto" && all_on_gpu)) {
+#ifdef CFPS_HAVE_NCCL
+      ex->SetActivity("starting NCCL", -1);
+      std::unique_ptr<Exchange> nccl;
+      Status made = MakeNcclExchange(MPI_COMM_WORLD, opt.train.gpu, opt.timeout, &nccl);
+      if (made.ok()) {
+        std::vector<std::string> names;
+        for (int r = 0; r < size; ++r) names.push_back(roles.Describe(r));
+        nccl->set_rank_names(std::move(names));
+        nccl->set_timeout(opt.timeout);
+        exchange = std::move(nccl);
+        ex = exchange.get();
+        if (rank == 0) std::printf("cfps: exchange: NCCL between the GPUs of %d ranks\n", size);
+      } else if (opt.exchange == "nccl") {
+        if (rank == 0) LogError(made.ToString());
+        return 1;
+      } else if (rank == 0) {
+        std::printf("cfps: exchange: MPI (NCCL unavailable: %s)\n", made.message().c_str());
+      }
+#else
+      if (opt.exchange == "nccl") {
+        if (rank == 0) {
+          LogError("--exchange nccl: this cfps was built without NCCL (nccl.h was not found at "
+                   "build time): use --exchange mpi");
+        }
+        return 1;
+      }
+#endif
+      std::fflush(stdout);
+    }
   }
 
   Dataset data;

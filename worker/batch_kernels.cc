@@ -99,7 +99,12 @@ int VisibleGpuCount(std::string* why) {
 
 std::string CudaBuildInfo() {
 #ifdef CFPS_HAVE_CUDA
-  return "cuda: built for " + cuda::Architectures();
+#ifdef CFPS_HAVE_NCCL
+  return "cuda: built for " + cuda::Architectures() +
+         "; NCCL exchange: built (libnccl.so.2 is loaded when --exchange asks for it)";
+#else
+  return "cuda: built for " + cuda::Architectures() + "; NCCL exchange: not built (no nccl.h)";
+#endif
 #else
   return "cuda: not built (no CUDA compiler at build time): CPU kernels only";
 #endif

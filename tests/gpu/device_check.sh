@@ -15,6 +15,8 @@
 #     and GB/s against the card's memory bandwidth;
 #  5. cfps train on generated ml-100k-shaped data with --device cuda and --device cpu (one
 #     process at batch 64 and 1024, and 1 server + 2 workers under mpirun), valid MSE side by side.
+#  6. the multi-GPU mode with two GPUs or more: --exchange nccl equals --exchange mpi bitwise and in
+#     bytes moved, and its throughput on the ML-25M shape next to one GPU.
 # Every step has its own time limit; a failing step is reported and the others still run. The
 # summary (and the exit status: 0 only if every step passed) is at the end of the log.
 set -uo pipefail
@@ -179,6 +181,46 @@ for a, b in [('train_cuda_b64', 'train_cpu_b64'), ('train_cuda_b1024', 'train_cp
 sys.exit(0 if ok else 1)
 EOF
 record "train_cuda_vs_cpu_mse" $?
+
+step "6. multi-GPU mode (--ps 0 --exchange nccl): bitwise against the MPI exchange, throughput"
+GPUS=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU ' || true)
+if [ "${GPUS:-0}" -ge 2 ]; then
+  common=(--data "$DATA" --batch-size 1024 --epochs 2 --seed 5)
+  train nccl_gpus mpirun -np "$GPUS" --bind-to none "$BUILD/cfps" train --ps 0 --device cuda \
+    --exchange nccl "${common[@]}" --export "$OUT/nccl_model"
+  train mpi_gpus mpirun -np "$GPUS" --bind-to none "$BUILD/cfps" train --ps 0 --device cuda \
+    --exchange mpi "${common[@]}" --export "$OUT/mpi_model"
+  same=0
+  for f in user_factors user_bias item_factors item_bias; do
+    cmp -s "$OUT/nccl_model/$f.npy" "$OUT/mpi_model/$f.npy" || { echo "$f.npy differs"; same=1; }
+  done
+  # The same bytes moved: the pulled/pushed counts of the last epoch.
+  "${PYTHON:-python3}" - "$OUT" <<'EOF2' || same=1
+import json, sys
+a = [json.loads(l) for l in open(sys.argv[1] + '/nccl_gpus.jsonl') if l.strip()][-1]
+b = [json.loads(l) for l in open(sys.argv[1] + '/mpi_gpus.jsonl') if l.strip()][-1]
+keys = [k for k in a if 'bytes' in k or k in ('pulled', 'pushed')]
+print('bytes:', {k: (a[k], b.get(k)) for k in keys})
+sys.exit(0 if all(a[k] == b.get(k) for k in keys) else 1)
+EOF2
+  record nccl_equals_mpi $same
+  if [ -f "${ML25M:-/nonexistent}" ] || "$BUILD/cfps" gen --users 162541 --items 59047 \
+       --ratings 25000000 --out "$OUT/ml25m.cfpsr" > /dev/null 2>&1; then
+    M=${ML25M:-$OUT/ml25m.cfpsr}
+    train ml25m_nccl_gpus mpirun -np "$GPUS" --bind-to none "$BUILD/cfps" train --ps 0 \
+      --device cuda --exchange nccl --data "$M" --factors 64 --batch-size 65536 --epochs 1 \
+      --optimizer sgd
+    train ml25m_one_gpu "$BUILD/cfps" train --device cuda --data "$M" --factors 64 \
+      --batch-size 65536 --epochs 1 --optimizer sgd
+  fi
+else
+  echo "one GPU: the NCCL exchange needs two ranks on two GPUs (NCCL refuses two ranks on one"
+  echo "GPU); launch/cfps-gpus 1 runs the single-GPU worker path:"
+  timeout 120 launch/cfps-gpus 1 --data "$DATA" --batch-size 1024 --epochs 1 2>&1 | tail -3
+  record cfps_gpus_1 $?
+  # The NCCL library loads and the exchange refuses one rank with a clear line.
+  "$BUILD/cfps" train --data "$DATA" --device cuda --exchange nccl --epochs 1 2>&1 | tail -1
+fi
 
 step "summary"
 echo "elapsed: $(( $(date +%s) - START )) s; outputs in $OUT"

@@ -227,6 +227,9 @@ TEST(DeviceOption, BuildInfoNamesTheArchitecturesOfACudaBuild) {
   const std::string info = CudaBuildInfo();
 #ifdef CFPS_HAVE_CUDA
   EXPECT_NE(info.find("cuda: built for sm_"), std::string::npos) << info;
+#ifdef CFPS_HAVE_NCCL
+  EXPECT_NE(info.find("NCCL exchange: built"), std::string::npos) << info;
+#endif
 #else
   EXPECT_NE(info.find("cuda: not built"), std::string::npos) << info;
   std::string why;

@@ -89,3 +89,15 @@ same r_s1_a r_k1_c "1 then 2 workers: single -> --ps 0 vs cluster -> cluster"
 train 2 1 r_c2_k --resume "$WORK/ckc2/$MID"      # 2 servers + 2 workers -> 1 server + 1 worker
 same r_a2_s r_c2_k "2 then 1 workers: --ps 0 -> single vs cluster -> cluster"
 pass "single process <-> --ps 0 across a resume == the same worker counts in cluster mode"
+
+# 5. --exchange nccl is for ranks that each train on a GPU: on CPU ranks it is one clear line and
+# exit 1 (with a GPU per rank, tests/gpu/device_check.sh compares it with --exchange mpi).
+set +e
+$MPIRUN -np 2 "$CFPS" train "${C[@]}" --ps 0 --device cpu --exchange nccl > "$WORK/nccl.out" 2> "$WORK/nccl.err"
+rc=$?
+set -e
+[ "$rc" != 0 ] || fail "--exchange nccl on CPU ranks: exit 0"
+grep -q "exchange nccl needs two or more ranks, every one training on its own GPU" "$WORK/nccl.err" ||
+  fail "--exchange nccl on CPU ranks: $(cat "$WORK/nccl.err")"
+[ "$(grep -c "cfps train" "$WORK/nccl.err")" = 1 ] || fail "--exchange nccl: not one line: $(cat "$WORK/nccl.err")"
+pass "--exchange nccl on CPU ranks: $(grep "cfps train" "$WORK/nccl.err")"

@@ -34,6 +34,11 @@ TEST(OptionsTest, DefaultsAreFastais) {
   EXPECT_EQ(o.data.valid_pct, 0.2);
   EXPECT_EQ(o.data.seed, 42u);
   EXPECT_EQ(o.ps, 1);
+  EXPECT_EQ(o.exchange, "auto");
+  for (const char* e : {"mpi", "nccl", "auto"}) {
+    ASSERT_TRUE(Parse({"--data", "x.data", "--exchange", e}, &o, &help).ok()) << e;
+    EXPECT_EQ(o.exchange, e);
+  }
 }
 
 TEST(OptionsTest, ParsesEveryOption) {
@@ -90,6 +95,7 @@ TEST(OptionsTest, BadValuesNameTheOption) {
       {{"--data", "x", "--optimizer", "rmsprop"}, "--optimizer"},
       {{"--data", "x", "--format", "xml"}, "--format"},
       {{"--data", "x", "--schedule", "step"}, "--schedule"},
+      {{"--data", "x", "--exchange", "gloo"}, "--exchange: unknown exchange 'gloo'"},
       {{"--data", "x", "--y-range", "5", "1"}, "--y-range"},
       {{"--data", "x", "--y-range", "5"}, "--y-range"},
       {{"--data", "x", "--valid-pct", "1.5"}, "--valid-pct"},
