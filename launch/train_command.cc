@@ -94,9 +94,13 @@ std::string Clock(double seconds) {
 int RunTrain(int argc, const char* const* argv) {
   const double wall_start = WallNow();
   const double cpu_start = CpuSeconds();
-  int rank = 0, size = 1;
-  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-  MPI_Comm_size(MPI_COMM_WORLD, &size);
+  // A process that no MPI launcher started runs without MPI (launch/main.cc): one rank.
+  int rank = 0, size = 1, mpi = 0;
+  MPI_Initialized(&mpi);
+  if (mpi) {
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &size);
+  }
   SetLogProgram("cfps train");
   SetLogRank(rank, size);
   std::unique_ptr<Exchange> exchange;
