@@ -72,13 +72,23 @@ class Source {
 
 // f(part, begin, end) -> Status on the two halves of [0, n) (part 0, then 1 on another thread). The first
 // half's error wins, so an error is the first one in file order when each half reports its first.
+// Below this many ratings the halves run one after the other on this thread: a thread costs more
+// than it saves (and the same halves give the same result either way).
+constexpr size_t kTwoThreadsMin = size_t{1} << 16;
+
 template <typename F>
 Status InTwo(size_t n, F&& f) {
   const size_t half = n / 2;
   Status second;
-  std::thread t([&] { second = f(1, half, n); });
-  Status first = f(0, size_t{0}, half);
-  t.join();
+  Status first;
+  if (n < kTwoThreadsMin) {
+    first = f(0, size_t{0}, half);
+    second = f(1, half, n);
+  } else {
+    std::thread t([&] { second = f(1, half, n); });
+    first = f(0, size_t{0}, half);
+    t.join();
+  }
   return first.ok() ? second : first;
 }
 
@@ -402,10 +412,17 @@ Status BuildDataset(const DataOptions& options, Dataset* out, bool keep_ratings)
   std::vector<int32_t> user_rows, item_rows;
   // The two vocabularies, on two threads.
   auto build_vocabs = [&] {
-    std::thread items([&] { out->items = BuildUsedVocab(all.source.item_names(), used_items,
-                                                        &item_rows); });
+    auto items = [&] {
+      out->items = BuildUsedVocab(all.source.item_names(), used_items, &item_rows);
+    };
+    if (all.source.size() < kTwoThreadsMin) {
+      items();
+      out->users = BuildUsedVocab(all.source.user_names(), used_users, &user_rows);
+      return;
+    }
+    std::thread second(items);
     out->users = BuildUsedVocab(all.source.user_names(), used_users, &user_rows);
-    items.join();
+    second.join();
   };
 
   if (!options.valid_data.empty()) {
@@ -474,9 +491,15 @@ Status BuildDataset(const DataOptions& options, Dataset* out, bool keep_ratings)
   if (all.is_prepared) {
     std::vector<size_t> bad;
     Status check;
-    std::thread checker([&] { check = CheckRange(all, options.read, 0, all.source.size(), &bad); });
-    split_status = split();
-    checker.join();
+    auto check_all = [&] { check = CheckRange(all, options.read, 0, all.source.size(), &bad); };
+    if (all.source.size() < kTwoThreadsMin) {
+      check_all();
+      split_status = split();
+    } else {
+      std::thread checker(check_all);
+      split_status = split();
+      checker.join();
+    }
     CFPS_RETURN_IF_ERROR(check);
     if (!bad.empty()) {
       CFPS_RETURN_IF_ERROR(DropBad(bad, &all));
