@@ -70,25 +70,32 @@ class Source {
   const PreparedRatings* prepared_ = nullptr;
 };
 
-// f(part, begin, end) -> Status on the two halves of [0, n) (part 0, then 1 on another thread). The first
-// half's error wins, so an error is the first one in file order when each half reports its first.
-// Below this many ratings the halves run one after the other on this thread: a thread costs more
-// than it saves (and the same halves give the same result either way).
+// Below this many ratings the work of two threads runs one part after the other on this thread: a
+// thread costs more than it saves (and the same parts give the same result either way).
 constexpr size_t kTwoThreadsMin = size_t{1} << 16;
 
+// Runs a() on another thread and b() on this one when `n` (ratings) is large enough, else a() then
+// b() here; returns when both are done.
+template <typename A, typename B>
+void Both(size_t n, A&& a, B&& b) {
+  if (n < kTwoThreadsMin) {
+    a();
+    b();
+    return;
+  }
+  std::thread t(a);
+  b();
+  t.join();
+}
+
+// f(part, begin, end) -> Status on the two halves of [0, n) (part 1 on the other thread). The
+// first half's error wins, so an error is the first one in file order when each half reports its
+// first.
 template <typename F>
 Status InTwo(size_t n, F&& f) {
   const size_t half = n / 2;
-  Status second;
-  Status first;
-  if (n < kTwoThreadsMin) {
-    first = f(0, size_t{0}, half);
-    second = f(1, half, n);
-  } else {
-    std::thread t([&] { second = f(1, half, n); });
-    first = f(0, size_t{0}, half);
-    t.join();
-  }
+  Status first, second;
+  Both(n, [&] { second = f(1, half, n); }, [&] { first = f(0, size_t{0}, half); });
   return first.ok() ? second : first;
 }
 
@@ -412,17 +419,10 @@ Status BuildDataset(const DataOptions& options, Dataset* out, bool keep_ratings)
   std::vector<int32_t> user_rows, item_rows;
   // The two vocabularies, on two threads.
   auto build_vocabs = [&] {
-    auto items = [&] {
-      out->items = BuildUsedVocab(all.source.item_names(), used_items, &item_rows);
-    };
-    if (all.source.size() < kTwoThreadsMin) {
-      items();
-      out->users = BuildUsedVocab(all.source.user_names(), used_users, &user_rows);
-      return;
-    }
-    std::thread second(items);
-    out->users = BuildUsedVocab(all.source.user_names(), used_users, &user_rows);
-    second.join();
+    Both(
+        all.source.size(),
+        [&] { out->items = BuildUsedVocab(all.source.item_names(), used_items, &item_rows); },
+        [&] { out->users = BuildUsedVocab(all.source.user_names(), used_users, &user_rows); });
   };
 
   if (!options.valid_data.empty()) {
@@ -435,10 +435,13 @@ Status BuildDataset(const DataOptions& options, Dataset* out, bool keep_ratings)
     CFPS_RETURN_IF_ERROR(MarkUsed(all.source, nullptr, &used_users, &used_items,
                                   keep_ratings ? &train_bits : nullptr));
     build_vocabs();
-    std::vector<uint8_t> unused_users, unused_items;
     if (keep_ratings) {
-      CFPS_RETURN_IF_ERROR(
-          MarkUsed(valid.source, nullptr, &unused_users, &unused_items, &valid_bits));
+      CFPS_RETURN_IF_ERROR(valid.source.ForEach(
+          0, valid.source.size(), kRating,
+          [&](size_t, const int32_t*, const int32_t*, const float* rating, size_t count) {
+            valid_bits |= RatingBits(rating, count);
+            return Status::OK();
+          }));
     }
     const size_t n = all.source.size(), n_valid = valid.source.size();
     if (keep_ratings) {
@@ -491,15 +494,10 @@ Status BuildDataset(const DataOptions& options, Dataset* out, bool keep_ratings)
   if (all.is_prepared) {
     std::vector<size_t> bad;
     Status check;
-    auto check_all = [&] { check = CheckRange(all, options.read, 0, all.source.size(), &bad); };
-    if (all.source.size() < kTwoThreadsMin) {
-      check_all();
-      split_status = split();
-    } else {
-      std::thread checker(check_all);
-      split_status = split();
-      checker.join();
-    }
+    Both(
+        all.source.size(),
+        [&] { check = CheckRange(all, options.read, 0, all.source.size(), &bad); },
+        [&] { split_status = split(); });
     CFPS_RETURN_IF_ERROR(check);
     if (!bad.empty()) {
       CFPS_RETURN_IF_ERROR(DropBad(bad, &all));

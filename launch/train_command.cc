@@ -131,13 +131,11 @@ int RunTrain(int argc, const char* const* argv) {
   Roles roles;
   CFPS_CHECK(Roles::Make(size, opt.ps, &roles).ok());
   SetLogRole(roles.Describe(rank));
-  {
-    std::vector<std::string> names;
-    for (int r = 0; r < size; ++r) names.push_back(roles.Describe(r));
-    ex->set_rank_names(std::move(names));
-    ex->set_timeout(opt.timeout);
-    ex->SetActivity("loading the data", -1);
-  }
+  std::vector<std::string> rank_names;  // for the watchdog's messages, of every exchange
+  for (int r = 0; r < size; ++r) rank_names.push_back(roles.Describe(r));
+  ex->set_rank_names(rank_names);
+  ex->set_timeout(opt.timeout);
+  ex->SetActivity("loading the data", -1);
 
   // --device: each worker rank takes a GPU or the CPU; one line says which (rank 0).
   ex->SetActivity("choosing the device", -1);
@@ -169,9 +167,7 @@ int RunTrain(int argc, const char* const* argv) {
       std::unique_ptr<Exchange> nccl;
       Status made = MakeNcclExchange(MPI_COMM_WORLD, opt.train.gpu, opt.timeout, &nccl);
       if (made.ok()) {
-        std::vector<std::string> names;
-        for (int r = 0; r < size; ++r) names.push_back(roles.Describe(r));
-        nccl->set_rank_names(std::move(names));
+        nccl->set_rank_names(rank_names);
         nccl->set_timeout(opt.timeout);
         exchange = std::move(nccl);
         ex = exchange.get();
