@@ -16,8 +16,6 @@
 namespace cfps {
 
 namespace {
-constexpr int kAllToAllTag = 7001;
-
 void CheckMpi(int rc, const char* what) {
   if (rc != MPI_SUCCESS) {
     char text[MPI_MAX_ERROR_STRING];
@@ -76,38 +74,43 @@ MpiExchange::~MpiExchange() {
   if (!finalized && comm_ != MPI_COMM_NULL) MPI_Comm_free(&comm_);
 }
 
-void MpiExchange::WaitAll(std::vector<MPI_Request>* requests, const char* what) {
+void MpiExchange::WaitSends(const char* what) {
   PoliteWait wait(wait_config_);
   for (;;) {
     int done = 0;
-    CheckMpi(MPI_Testall(static_cast<int>(requests->size()), requests->data(), &done,
+    CheckMpi(MPI_Testall(static_cast<int>(requests_.size()), requests_.data(), &done,
                          MPI_STATUSES_IGNORE),
              "MPI_Testall");
     if (done) return;
     wait.Idle();
-    CheckTimeout(wait, what, {});
+    if (timeout_s_ > 0 && wait.waited_seconds() > timeout_s_) {
+      // MPI_Request_get_status leaves the requests as they are.
+      missing_.clear();
+      for (size_t i = 0; i < requests_.size(); ++i) {
+        int complete = 0;
+        MPI_Request_get_status(requests_[i], &complete, MPI_STATUS_IGNORE);
+        if (!complete) missing_.push_back(send_peers_[i]);
+      }
+      TimedOut(wait.waited_seconds(), what, missing_, "this rank's message not yet taken by");
+    }
   }
 }
 
-void MpiExchange::WaitOne(MPI_Request* request, const char* what) {
+void MpiExchange::WaitTransfer(MPI_Request* request, int source) {
   PoliteWait wait(wait_config_);
   for (;;) {
     int done = 0;
     CheckMpi(MPI_Test(request, &done, MPI_STATUS_IGNORE), "MPI_Test");
     if (done) return;
     wait.Idle();
-    CheckTimeout(wait, what, {});
+    if (timeout_s_ > 0 && wait.waited_seconds() > timeout_s_) {
+      TimedOut(wait.waited_seconds(), "a message transfer", {source}, "unfinished from");
+    }
   }
 }
 
-void MpiExchange::CheckTimeout(const PoliteWait& wait, const char* what,
-                               const std::vector<int>& missing) {
-  if (timeout_s_ <= 0) return;
-  const double waited = wait.waited_seconds();
-  if (waited > timeout_s_) TimedOut(waited, what, missing);
-}
-
-void MpiExchange::TimedOut(double waited, const char* what, const std::vector<int>& missing) {
+void MpiExchange::TimedOut(double waited, const char* what, const std::vector<int>& missing,
+                           const char* label) {
   // The log prefix names this rank and its role ("cfps train[rank 1 worker]: error: ...").
   std::string text = "waited " +
                      std::to_string(static_cast<int>(waited)) + " s (--timeout " +
@@ -116,7 +119,7 @@ void MpiExchange::TimedOut(double waited, const char* what, const std::vector<in
                                                 activity_ + ")"
                                           : std::string(activity_));
   if (!missing.empty()) {
-    text += "; no message from";
+    text += std::string("; ") + label;
     for (size_t j = 0; j < missing.size(); ++j) {
       const int p = missing[j];
       text += std::string(j ? ";" : "") + " " + RankName(p) + ", last heard at " +
@@ -142,12 +145,14 @@ void MpiExchange::ExchangeBuffers(std::vector<Buffer>* send, std::vector<Buffer>
   recv->resize(static_cast<size_t>(size_));
   ++counters_.collectives;
   requests_.clear();
+  send_peers_.clear();
   for (int p = 0; p < size_; ++p) {
     if (p == rank_) continue;
     Buffer& b = (*send)[static_cast<size_t>(p)];
     CFPS_CHECK_LT(b.size(), static_cast<size_t>(INT_MAX));
     requests_.emplace_back();
-    CheckMpi(MPI_Isend(b.data(), static_cast<int>(b.size()), MPI_BYTE, p, kAllToAllTag, comm_,
+    send_peers_.push_back(p);
+    CheckMpi(MPI_Isend(b.data(), static_cast<int>(b.size()), MPI_BYTE, p, kTag, comm_,
                        &requests_.back()),
              "MPI_Isend");
     counters_.bytes_sent += static_cast<int64_t>(b.size());
@@ -168,7 +173,7 @@ void MpiExchange::ExchangeBuffers(std::vector<Buffer>* send, std::vector<Buffer>
       int flag = 0;
       MPI_Message message;
       MPI_Status status;
-      CheckMpi(MPI_Improbe(p, kAllToAllTag, comm_, &flag, &message, &status), "MPI_Improbe");
+      CheckMpi(MPI_Improbe(p, kTag, comm_, &flag, &message, &status), "MPI_Improbe");
       if (!flag) continue;
       int count = 0;
       MPI_Get_count(&status, MPI_BYTE, &count);
@@ -176,7 +181,7 @@ void MpiExchange::ExchangeBuffers(std::vector<Buffer>* send, std::vector<Buffer>
       b.resize(static_cast<size_t>(count));
       MPI_Request request;
       CheckMpi(MPI_Imrecv(b.data(), count, MPI_BYTE, &message, &request), "MPI_Imrecv");
-      WaitOne(&request, "a message transfer");
+      WaitTransfer(&request, p);
       counters_.bytes_received += count;
       pending_[static_cast<size_t>(p)] = 0;
       last_heard_[static_cast<size_t>(p)] = activity_;
@@ -193,11 +198,11 @@ void MpiExchange::ExchangeBuffers(std::vector<Buffer>* send, std::vector<Buffer>
         for (int p = 0; p < size_; ++p) {
           if (pending_[static_cast<size_t>(p)]) missing_.push_back(p);
         }
-        TimedOut(wait.waited_seconds(), what, missing_);
+        TimedOut(wait.waited_seconds(), what, missing_, "no message from");
       }
     }
   }
-  WaitAll(&requests_, "sending an all-to-all");
+  WaitSends(what);
   for (int p = 0; p < size_; ++p) (*send)[static_cast<size_t>(p)].clear();
 }
 

@@ -56,6 +56,9 @@ class MpiExchange final : public Exchange {
   MpiExchange(const MpiExchange&) = delete;
   MpiExchange& operator=(const MpiExchange&) = delete;
 
+  // The tag of every message on the duplicated communicator.
+  static constexpr int kTag = 7001;
+
   int rank() const override { return rank_; }
   int size() const override { return size_; }
   void AllToAllV(std::vector<Buffer>* send, std::vector<Buffer>* recv) override;
@@ -72,17 +75,22 @@ class MpiExchange final : public Exchange {
   // Every rank sends `bytes` of `data` to every rank (or nothing, when !send_to_all); what each
   // rank sent lands in coll_recv_.
   void Collective(const void* data, size_t bytes, bool send_to_all, const char* what);
-  // `what` names the wait in the watchdog's message.
-  void WaitAll(std::vector<MPI_Request>* requests, const char* what);
-  void WaitOne(MPI_Request* request, const char* what);
-  void CheckTimeout(const PoliteWait& wait, const char* what, const std::vector<int>& missing);
-  [[noreturn]] void TimedOut(double waited, const char* what, const std::vector<int>& missing);
+  // Waits for the sends in requests_ (to the ranks in send_peers_); on a timeout the watchdog's
+  // message names the ranks that have not taken theirs.
+  void WaitSends(const char* what);
+  // Waits for the rest of a message from rank `source`.
+  void WaitTransfer(MPI_Request* request, int source);
+  // Logs one line naming `what` was waited for and, after `label`, the ranks in `missing` with
+  // what each was last heard doing; then aborts the job.
+  [[noreturn]] void TimedOut(double waited, const char* what, const std::vector<int>& missing,
+                             const char* label);
 
   MPI_Comm comm_ = MPI_COMM_NULL;
   int rank_ = 0;
   int size_ = 1;
   PoliteWait::Config wait_config_;
   std::vector<MPI_Request> requests_;
+  std::vector<int> send_peers_;  // the destination of each of requests_
   std::vector<char> pending_;
   std::vector<int> missing_;
   std::vector<Buffer> coll_send_, coll_recv_;

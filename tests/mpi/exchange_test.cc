@@ -1,6 +1,7 @@
 // The MPI exchange on real ranks: variable sizes (including empty), repeated rounds, counters.
 #include <gtest/gtest.h>
 #include <mpi.h>
+#include <unistd.h>
 
 #include "common/mpi_exchange.h"
 
@@ -55,6 +56,32 @@ TEST(MpiExchangeTest, ReductionsAndBroadcast) {
   ex.Broadcast(text, sizeof(text), n - 1);
   EXPECT_STREQ(text, "shard!");
   ex.Barrier();
+}
+
+// Run only by the ctest entry mpi_watchdog_send (2 ranks), which passes when the output has the
+// watchdog's line: the job aborts. Rank 1 sends its part of the all-to-all and then never receives,
+// so rank 0's 4 MB message to it (past every eager limit) is never taken. Rank 0's line must name
+// rank 1 as the rank that did not take it, not merely say that a send is slow.
+TEST(MpiExchangeWatchdog, DISABLED_SenderNamesTheRankThatDoesNotTakeItsMessage) {
+  int rank = 0, size = 0;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  MPI_Comm_size(MPI_COMM_WORLD, &size);
+  ASSERT_EQ(size, 2);
+  if (rank == 1) {
+    MPI_Comm comm;  // the same context as rank 0's MpiExchange, which duplicates the world
+    MPI_Comm_dup(MPI_COMM_WORLD, &comm);
+    MPI_Send(nullptr, 0, MPI_BYTE, 0, MpiExchange::kTag, comm);
+    sleep(60);  // rank 0's watchdog aborts the job long before
+    FAIL() << "rank 0 did not abort the job";
+  }
+  MpiExchange ex(MPI_COMM_WORLD);
+  ex.set_timeout(1);
+  ex.set_rank_names({"server", "worker"});
+  ex.SetActivity("pull: rows", 7);
+  std::vector<Buffer> send(2), recv;
+  send[1].resize(4 << 20);
+  ex.AllToAllV(&send, &recv);
+  FAIL() << "the all-to-all returned although rank 1 never received";
 }
 
 }  // namespace
