@@ -80,6 +80,9 @@ MemoryPlan PlanMemory(const Roles& roles, int rank, const Dataset& data,
     // most one per sample, at most the table, plus the zero row): the pulled row and its
     // gradient. Per table row: the dedup mark.
     p.buffers = samples * 4 * 7;
+    // A single-rank job keeps the next step's batch too (user, item, rating, two slots and the
+    // unique rows of each table), read while this step computes.
+    if (roles.num_ranks() == 1) p.buffers += static_cast<double>(config.batch_size) * 4 * 7;
     for (int64_t r : rows) {
       p.buffers += (std::min(samples, static_cast<double>(r)) + 1) * width * 4 * 2;
       p.buffers += static_cast<double>(r) * 4;

@@ -94,6 +94,46 @@ void ReduceRows(int k, int64_t n, const int32_t* slot_of, const float* delta,
   }
 }
 
+CFPS_SIMD_CLONES
+void ForwardReduce(const ModelDims& dims, const SampleRows& rows, const int32_t* user_slot,
+                   const int32_t* item_slot, const float* rating, int64_t n, int64_t global_batch,
+                   float* err, float* ugrad, float* igrad) {
+  CFPS_CHECK_GE(global_batch, 1);
+  const int k = dims.k;
+  const int64_t width = k + 1;
+  const float lo = static_cast<float>(dims.lo);
+  const float range = static_cast<float>(dims.hi - dims.lo);
+  const float two_over_b = static_cast<float>(2.0 / static_cast<double>(global_batch));
+  int32_t next_user = 0, next_item = 0;  // the first slot not seen yet
+  const int64_t ahead_end = n - kPrefetchAhead;
+  for (int64_t i = 0; i < n; ++i) {
+    if (i < ahead_end) {
+      PrefetchFloats(rows.user_base + static_cast<int64_t>(rows.user_row[i + kPrefetchAhead]) * width,
+                     static_cast<size_t>(width));
+      PrefetchFloats(rows.item_base + static_cast<int64_t>(rows.item_row[i + kPrefetchAhead]) * width,
+                     static_cast<size_t>(width));
+    }
+    const float* u = rows.user_base + static_cast<int64_t>(rows.user_row[i]) * width;
+    const float* v = rows.item_base + static_cast<int64_t>(rows.item_row[i]) * width;
+    const float s = kernel_math::Sigmoid(u, v, k);
+    const float e = (s * range + lo) - rating[i];
+    err[i] = e;
+    const float delta = two_over_b * e * range * s * (1.0f - s);
+    float* gu = ugrad + static_cast<int64_t>(user_slot[i]) * width;
+    if (user_slot[i] == next_user) {
+      ++next_user;
+      for (int64_t c = 0; c < width; ++c) gu[c] = 0.0f;
+    }
+    kernel_math::AddScaledRow(delta, v, k, gu);
+    float* gi = igrad + static_cast<int64_t>(item_slot[i]) * width;
+    if (item_slot[i] == next_item) {
+      ++next_item;
+      for (int64_t c = 0; c < width; ++c) gi[c] = 0.0f;
+    }
+    kernel_math::AddScaledRow(delta, u, k, gi);
+  }
+}
+
 void BalancedSlotRanges(const int32_t* count, int32_t num_slots, int parts, int32_t* bounds) {
   int64_t total = 0;
   for (int32_t s = 0; s < num_slots; ++s) total += count[s];

@@ -120,8 +120,19 @@ class Trainer {
   // answers. Every rank calls it (n = 0 when not a worker).
   void Pull(const int32_t* users, const int32_t* items, int64_t n);
   void Serve();
-  // The whole step of a single-rank job on the shard's rows (see fused_single_rank).
+  // The whole step of a single-rank job on the shard's rows (see fused_single_rank). With two
+  // threads, one computes step g while the other prepares the batch of step g+1 (PrepareBatch);
+  // with more, FusedStepPhased splits every phase among them.
   void FusedStep(int64_t global_step, const std::vector<int32_t>& order);
+  void FusedStepPhased(int64_t global_step, const std::vector<int32_t>& order);
+  // The batch of a step, read from the training ratings and deduplicated, ready for its math.
+  struct PreparedBatch {
+    int64_t step = -1;
+    const int32_t* order = nullptr;  // the epoch order it was read with
+    std::vector<int32_t> users, items, user_slot, item_slot, user_unique, item_unique;
+    std::vector<float> ratings;
+  };
+  void PrepareBatch(int64_t global_step, const std::vector<int32_t>& order, PreparedBatch* b);
   // The worker's forward and backward on the pulled rows, over the pool, into one gradient row
   // per unique user (ugrad) and item (igrad); returns the slice's SSE.
   double ComputeGradients(int64_t n, int64_t global_batch, float* ugrad, float* igrad);
@@ -166,6 +177,7 @@ class Trainer {
   }
   std::unique_ptr<ThreadPool> pool_;
   bool fused_ = false;
+  PreparedBatch prepared_[2];  // of even and odd steps
   std::vector<float> err_, delta_;
   std::vector<int32_t> ucount_, icount_, ubounds_, ibounds_;
 

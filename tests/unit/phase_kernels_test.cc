@@ -100,6 +100,39 @@ TEST(PhaseKernels, EqualTheReferenceBitwiseForAnySplit) {
   }
 }
 
+// The one-pass kernel of the fused step: RandomBatch numbers slots in order of first appearance,
+// as RowGrouper does; NaN in the gradient buffers first, so every row must be zeroed by the kernel.
+TEST(PhaseKernels, ForwardReduceEqualsTheReferenceBitwise) {
+  const uint64_t base = static_cast<uint64_t>(::testing::UnitTest::GetInstance()->random_seed());
+  for (int k : {1, 5, 8, 16, 50, 64, 65}) {
+    for (int64_t n : {8, 17, 200}) {  // at least 8: every item slot of RandomBatch used
+      const uint64_t seed = base * 1000 + static_cast<uint64_t>(k * 7 + n);
+      SCOPED_TRACE("k=" + std::to_string(k) + " n=" + std::to_string(n) +
+                   " seed=" + std::to_string(seed));
+      const Batch b = RandomBatch(seed, k, n);
+      ModelDims dims;
+      dims.k = k;
+      const int64_t global_batch = n + 3;
+      std::vector<float> ug(b.urows.size(), 0.0f), ig(b.irows.size(), 0.0f);
+      const double sse = ForwardBackward<float>(dims, b.n, b.uslot.data(), b.islot.data(),
+                                                b.rating.data(), b.urows.data(), b.irows.data(),
+                                                global_batch, ug.data(), ig.data());
+      std::vector<float> err(static_cast<size_t>(n)), delta(static_cast<size_t>(n));
+      const SampleRows rows{b.urows.data(), b.irows.data(), b.uslot.data(), b.islot.data()};
+      ForwardDeltas(dims, rows, b.rating.data(), global_batch, 0, n, err.data(), delta.data());
+
+      std::vector<float> ferr(static_cast<size_t>(n), std::nanf(""));
+      std::vector<float> fug(ug.size(), std::nanf("")), fig(ig.size(), std::nanf(""));
+      ForwardReduce(dims, rows, b.uslot.data(), b.islot.data(), b.rating.data(), n, global_batch,
+                    ferr.data(), fug.data(), fig.data());
+      EXPECT_TRUE(SameBits(ferr, err));
+      EXPECT_EQ(SumSquares(ferr.data(), n), sse);
+      EXPECT_TRUE(SameBits(fug, ug));
+      EXPECT_TRUE(SameBits(fig, ig));
+    }
+  }
+}
+
 TEST(BalancedSlotRanges, CoverEverySlotInOrderAndBalanceSamples) {
   const std::vector<int32_t> count = {1, 1, 1, 1, 10, 1, 1, 1, 1, 2};
   std::vector<int32_t> bounds(4);
