@@ -312,6 +312,17 @@ double Trainer::ComputeGradients(int64_t n, int64_t global_batch, float* ugrad, 
   return sse;
 }
 
+void Trainer::CountFusedStep(int64_t rows_touched) {
+  // The counts of the exchange path with one shard, so that metrics do not depend on the path.
+  const int64_t row_bytes = static_cast<int64_t>(sizeof(float)) * width_;
+  stats_.bytes_pulled += static_cast<int64_t>(kHeaderBytes) +
+                         static_cast<int64_t>(sizeof(int32_t)) * rows_touched +
+                         rows_touched * row_bytes;
+  stats_.bytes_pushed += rows_touched * row_bytes;
+  stats_.rows_pulled += rows_touched;
+  ++stats_.steps;
+}
+
 void Trainer::PrepareBatch(int64_t global_step, const std::vector<int32_t>& order,
                            PreparedBatch* b) {
   const int64_t n_train = static_cast<int64_t>(data_->train.size());
@@ -383,15 +394,7 @@ void Trainer::FusedStep(int64_t global_step, const std::vector<int32_t>& order) 
   }
   train_sse_ += SumSquares(err_.data(), n);
 
-  // The counts of the exchange path with one shard, so that metrics do not depend on the path.
-  const int64_t rows_touched = nu + ni;
-  const int64_t row_bytes = static_cast<int64_t>(sizeof(float)) * width_;
-  stats_.bytes_pulled += static_cast<int64_t>(kHeaderBytes) +
-                         static_cast<int64_t>(sizeof(int32_t)) * rows_touched +
-                         rows_touched * row_bytes;
-  stats_.bytes_pushed += rows_touched * row_bytes;
-  stats_.rows_pulled += rows_touched;
-  ++stats_.steps;
+  CountFusedStep(nu + ni);
 }
 
 void Trainer::FusedStepPhased(int64_t global_step, const std::vector<int32_t>& order) {
@@ -461,15 +464,7 @@ void Trainer::FusedStepPhased(int64_t global_step, const std::vector<int32_t>& o
                        ibounds_[static_cast<size_t>(t)], ibounds_[static_cast<size_t>(t) + 1]);
   });
 
-  // The counts of the exchange path with one shard, so that metrics do not depend on the path.
-  const int64_t rows_touched = nu + ni;
-  const int64_t row_bytes = static_cast<int64_t>(sizeof(float)) * width_;
-  stats_.bytes_pulled += static_cast<int64_t>(kHeaderBytes) +
-                         static_cast<int64_t>(sizeof(int32_t)) * rows_touched +
-                         rows_touched * row_bytes;
-  stats_.bytes_pushed += rows_touched * row_bytes;
-  stats_.rows_pulled += rows_touched;
-  ++stats_.steps;
+  CountFusedStep(nu + ni);
 }
 
 void Trainer::Evaluate(double* sse, int64_t* count) {

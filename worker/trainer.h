@@ -133,6 +133,8 @@ class Trainer {
     std::vector<float> ratings;
   };
   void PrepareBatch(int64_t global_step, const std::vector<int32_t>& order, PreparedBatch* b);
+  // A fused step's traffic counted as the exchange path with one shard would count it.
+  void CountFusedStep(int64_t rows_touched);
   // The worker's forward and backward on the pulled rows, over the pool, into one gradient row
   // per unique user (ugrad) and item (igrad); returns the slice's SSE.
   double ComputeGradients(int64_t n, int64_t global_batch, float* ugrad, float* igrad);
