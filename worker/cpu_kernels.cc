@@ -34,9 +34,7 @@ double ForwardBackward(const ModelDims& dims, int64_t n, const int32_t* user_slo
   CFPS_CHECK_GE(global_batch, 1);
   const int k = dims.k;
   const int64_t width = k + 1;
-  const T lo = static_cast<T>(dims.lo);
-  const T range = static_cast<T>(dims.hi - dims.lo);
-  const T two_over_b = static_cast<T>(2.0 / static_cast<double>(global_batch));
+  const kernel_math::SampleLoss<T> loss(dims.lo, dims.hi, global_batch);
   double sse = 0.0;
   // Two passes over chunks of samples: first every delta (a long chain of latency per sample:
   // dot, exp, divide, which the CPU overlaps across samples), then the gradient AXPYs in sample
@@ -47,9 +45,9 @@ double ForwardBackward(const ModelDims& dims, int64_t n, const int32_t* user_slo
     const int64_t end = begin + kChunk < n ? begin + kChunk : n;
     for (int64_t i = begin; i < end; ++i) {
       const T s = Sigmoid(urows + user_slot[i] * width, irows + item_slot[i] * width, k);
-      const T err = (s * range + lo) - static_cast<T>(rating[i]);
+      const T err = loss.Error(s, static_cast<T>(rating[i]));
       sse += static_cast<double>(err) * static_cast<double>(err);
-      delta[i - begin] = two_over_b * err * range * s * (T(1) - s);
+      delta[i - begin] = loss.Delta(s, err);
     }
     for (int64_t i = begin; i < end; ++i) {
       const T* u = urows + user_slot[i] * width;
@@ -68,12 +66,11 @@ double Evaluate(const ModelDims& dims, int64_t n, const int32_t* user_slot,
   CheckArgs(dims, n);
   const int k = dims.k;
   const int64_t width = k + 1;
-  const T lo = static_cast<T>(dims.lo);
-  const T range = static_cast<T>(dims.hi - dims.lo);
+  const kernel_math::SampleLoss<T> loss(dims.lo, dims.hi, 1);
   double sse = 0.0;
   for (int64_t i = 0; i < n; ++i) {
     const T s = Sigmoid(urows + user_slot[i] * width, irows + item_slot[i] * width, k);
-    const T p = s * range + lo;
+    const T p = loss.Prediction(s);
     if (pred != nullptr) pred[i] = p;
     const T err = p - static_cast<T>(rating[i]);
     sse += static_cast<double>(err) * static_cast<double>(err);

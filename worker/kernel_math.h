@@ -4,6 +4,7 @@
 // Order of operations: worker/kernels.h.
 
 #include <cmath>
+#include <cstdint>
 
 namespace cfps {
 namespace kernel_math {
@@ -37,6 +38,22 @@ inline T Sigmoid(const T* __restrict u, const T* __restrict v, int k) {
   const T raw = Dot(u, v, k) + (u[k] + v[k]);
   return T(1) / (T(1) + std::exp(-raw));
 }
+
+// The loss of one sample as the CPU kernels compute it (the CUDA kernels spell out the same
+// operations with round-to-nearest intrinsics): p = s * range + lo, err = p - rating, and the
+// gradient of the batch's mean squared error with respect to the raw score,
+// delta = two_over_b * err * range * s * (1 - s), evaluated left to right.
+template <typename T>
+struct SampleLoss {
+  T lo, range, two_over_b;
+  SampleLoss(double y_lo, double y_hi, int64_t global_batch)
+      : lo(static_cast<T>(y_lo)),
+        range(static_cast<T>(y_hi - y_lo)),
+        two_over_b(static_cast<T>(2.0 / static_cast<double>(global_batch > 0 ? global_batch : 1))) {}
+  T Prediction(T s) const { return s * range + lo; }
+  T Error(T s, T rating) const { return Prediction(s) - rating; }
+  T Delta(T s, T err) const { return two_over_b * err * range * s * (T(1) - s); }
+};
 
 }  // namespace kernel_math
 }  // namespace cfps

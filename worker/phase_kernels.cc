@@ -21,9 +21,7 @@ void ForwardDeltas(const ModelDims& dims, const SampleRows& rows, const float* r
   CFPS_CHECK_GE(global_batch, 1);
   const int k = dims.k;
   const int width = k + 1;
-  const float lo = static_cast<float>(dims.lo);
-  const float range = static_cast<float>(dims.hi - dims.lo);
-  const float two_over_b = static_cast<float>(2.0 / static_cast<double>(global_batch));
+  const kernel_math::SampleLoss<float> loss(dims.lo, dims.hi, global_batch);
   const int64_t ahead_end = end - kPrefetchAhead;
   for (int64_t i = begin; i < end; ++i) {
     if (i < ahead_end) {
@@ -35,9 +33,9 @@ void ForwardDeltas(const ModelDims& dims, const SampleRows& rows, const float* r
     const float* u = rows.user_base + static_cast<int64_t>(rows.user_row[i]) * width;
     const float* v = rows.item_base + static_cast<int64_t>(rows.item_row[i]) * width;
     const float s = kernel_math::Sigmoid(u, v, k);
-    const float e = (s * range + lo) - rating[i];
+    const float e = loss.Error(s, rating[i]);
     err[i] = e;
-    delta[i] = two_over_b * e * range * s * (1.0f - s);
+    delta[i] = loss.Delta(s, e);
   }
 }
 
@@ -46,8 +44,7 @@ void PredictionErrors(const ModelDims& dims, const SampleRows& rows, const float
                       int64_t begin, int64_t end, float* err) {
   const int k = dims.k;
   const int width = k + 1;
-  const float lo = static_cast<float>(dims.lo);
-  const float range = static_cast<float>(dims.hi - dims.lo);
+  const kernel_math::SampleLoss<float> loss(dims.lo, dims.hi, 1);
   const std::vector<float> zero(static_cast<size_t>(width), 0.0f);
   auto row = [&](const float* base, int32_t r) {
     return r < 0 ? zero.data() : base + static_cast<int64_t>(r) * width;
@@ -64,8 +61,7 @@ void PredictionErrors(const ModelDims& dims, const SampleRows& rows, const float
     }
     const float s = kernel_math::Sigmoid(row(rows.user_base, rows.user_row[i]),
                                          row(rows.item_base, rows.item_row[i]), k);
-    const float p = s * range + lo;
-    err[i] = p - rating[i];
+    err[i] = loss.Error(s, rating[i]);
   }
 }
 
@@ -101,9 +97,7 @@ void ForwardReduce(const ModelDims& dims, const SampleRows& rows, const int32_t*
   CFPS_CHECK_GE(global_batch, 1);
   const int k = dims.k;
   const int64_t width = k + 1;
-  const float lo = static_cast<float>(dims.lo);
-  const float range = static_cast<float>(dims.hi - dims.lo);
-  const float two_over_b = static_cast<float>(2.0 / static_cast<double>(global_batch));
+  const kernel_math::SampleLoss<float> loss(dims.lo, dims.hi, global_batch);
   int32_t next_user = 0, next_item = 0;  // the first slot not seen yet
   const int64_t ahead_end = n - kPrefetchAhead;
   for (int64_t i = 0; i < n; ++i) {
@@ -116,9 +110,9 @@ void ForwardReduce(const ModelDims& dims, const SampleRows& rows, const int32_t*
     const float* u = rows.user_base + static_cast<int64_t>(rows.user_row[i]) * width;
     const float* v = rows.item_base + static_cast<int64_t>(rows.item_row[i]) * width;
     const float s = kernel_math::Sigmoid(u, v, k);
-    const float e = (s * range + lo) - rating[i];
+    const float e = loss.Error(s, rating[i]);
     err[i] = e;
-    const float delta = two_over_b * e * range * s * (1.0f - s);
+    const float delta = loss.Delta(s, e);
     float* gu = ugrad + static_cast<int64_t>(user_slot[i]) * width;
     if (user_slot[i] == next_user) {
       ++next_user;
