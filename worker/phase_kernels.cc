@@ -100,31 +100,43 @@ void ForwardReduce(const ModelDims& dims, const SampleRows& rows, const int32_t*
   const kernel_math::SampleLoss<float> loss(dims.lo, dims.hi, global_batch);
   int32_t next_user = 0, next_item = 0;  // the first slot not seen yet
   const int64_t ahead_end = n - kPrefetchAhead;
-  for (int64_t i = 0; i < n; ++i) {
-    if (i < ahead_end) {
-      PrefetchFloats(rows.user_base + static_cast<int64_t>(rows.user_row[i + kPrefetchAhead]) * width,
-                     static_cast<size_t>(width));
-      PrefetchFloats(rows.item_base + static_cast<int64_t>(rows.item_row[i + kPrefetchAhead]) * width,
-                     static_cast<size_t>(width));
+  // Two passes over chunks of samples, as ForwardBackward: first every delta (dot, exp and divide:
+  // a chain of latency per sample that the CPU overlaps across samples), then the gradient rows
+  // in sample order, reading rows that are still in L1. The same operations in the same order.
+  constexpr int64_t kChunk = 64;
+  float delta[kChunk];
+  for (int64_t begin = 0; begin < n; begin += kChunk) {
+    const int64_t end = begin + kChunk < n ? begin + kChunk : n;
+    for (int64_t i = begin; i < end; ++i) {
+      if (i < ahead_end) {
+        PrefetchFloats(rows.user_base + static_cast<int64_t>(rows.user_row[i + kPrefetchAhead]) * width,
+                       static_cast<size_t>(width));
+        PrefetchFloats(rows.item_base + static_cast<int64_t>(rows.item_row[i + kPrefetchAhead]) * width,
+                       static_cast<size_t>(width));
+      }
+      const float* u = rows.user_base + static_cast<int64_t>(rows.user_row[i]) * width;
+      const float* v = rows.item_base + static_cast<int64_t>(rows.item_row[i]) * width;
+      const float s = kernel_math::Sigmoid(u, v, k);
+      const float e = loss.Error(s, rating[i]);
+      err[i] = e;
+      delta[i - begin] = loss.Delta(s, e);
     }
-    const float* u = rows.user_base + static_cast<int64_t>(rows.user_row[i]) * width;
-    const float* v = rows.item_base + static_cast<int64_t>(rows.item_row[i]) * width;
-    const float s = kernel_math::Sigmoid(u, v, k);
-    const float e = loss.Error(s, rating[i]);
-    err[i] = e;
-    const float delta = loss.Delta(s, e);
-    float* gu = ugrad + static_cast<int64_t>(user_slot[i]) * width;
-    if (user_slot[i] == next_user) {
-      ++next_user;
-      for (int64_t c = 0; c < width; ++c) gu[c] = 0.0f;
+    for (int64_t i = begin; i < end; ++i) {
+      const float* u = rows.user_base + static_cast<int64_t>(rows.user_row[i]) * width;
+      const float* v = rows.item_base + static_cast<int64_t>(rows.item_row[i]) * width;
+      float* gu = ugrad + static_cast<int64_t>(user_slot[i]) * width;
+      if (user_slot[i] == next_user) {
+        ++next_user;
+        for (int64_t c = 0; c < width; ++c) gu[c] = 0.0f;
+      }
+      kernel_math::AddScaledRow(delta[i - begin], v, k, gu);
+      float* gi = igrad + static_cast<int64_t>(item_slot[i]) * width;
+      if (item_slot[i] == next_item) {
+        ++next_item;
+        for (int64_t c = 0; c < width; ++c) gi[c] = 0.0f;
+      }
+      kernel_math::AddScaledRow(delta[i - begin], u, k, gi);
     }
-    kernel_math::AddScaledRow(delta, v, k, gu);
-    float* gi = igrad + static_cast<int64_t>(item_slot[i]) * width;
-    if (item_slot[i] == next_item) {
-      ++next_item;
-      for (int64_t c = 0; c < width; ++c) gi[c] = 0.0f;
-    }
-    kernel_math::AddScaledRow(delta, u, k, gi);
   }
 }
 
