@@ -83,7 +83,7 @@ void MpiExchange::WaitSends(const char* what) {
              "MPI_Testall");
     if (done) return;
     wait.Idle();
-    if (timeout_s_ > 0 && wait.waited_seconds() > timeout_s_) {
+    if (Expired(wait)) {
       // MPI_Request_get_status leaves the requests as they are.
       missing_.clear();
       for (size_t i = 0; i < requests_.size(); ++i) {
@@ -103,7 +103,7 @@ void MpiExchange::WaitTransfer(MPI_Request* request, int source) {
     CheckMpi(MPI_Test(request, &done, MPI_STATUS_IGNORE), "MPI_Test");
     if (done) return;
     wait.Idle();
-    if (timeout_s_ > 0 && wait.waited_seconds() > timeout_s_) {
+    if (Expired(wait)) {
       TimedOut(wait.waited_seconds(), "a message transfer", {source}, "unfinished from");
     }
   }
@@ -193,7 +193,7 @@ void MpiExchange::ExchangeBuffers(std::vector<Buffer>* send, std::vector<Buffer>
       wait.Reset();
     } else {
       wait.Idle();
-      if (timeout_s_ > 0 && wait.waited_seconds() > timeout_s_) {
+      if (Expired(wait)) {
         missing_.clear();
         for (int p = 0; p < size_; ++p) {
           if (pending_[static_cast<size_t>(p)]) missing_.push_back(p);

@@ -80,6 +80,10 @@ class MpiExchange final : public Exchange {
   void WaitSends(const char* what);
   // Waits for the rest of a message from rank `source`.
   void WaitTransfer(MPI_Request* request, int source);
+  // Whether `wait` has lasted longer than the watchdog allows (never with no timeout).
+  bool Expired(const PoliteWait& wait) const {
+    return timeout_s_ > 0 && wait.waited_seconds() > timeout_s_;
+  }
   // Logs one line naming `what` was waited for and, after `label`, the ranks in `missing` with
   // what each was last heard doing; then aborts the job.
   [[noreturn]] void TimedOut(double waited, const char* what, const std::vector<int>& missing,

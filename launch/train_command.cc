@@ -135,7 +135,6 @@ int RunTrain(int argc, const char* const* argv) {
   for (int r = 0; r < size; ++r) rank_names.push_back(roles.Describe(r));
   ex->set_rank_names(rank_names);
   ex->set_timeout(opt.timeout);
-  ex->SetActivity("loading the data", -1);
 
   // --device: each worker rank takes a GPU or the CPU; one line says which (rank 0).
   ex->SetActivity("choosing the device", -1);

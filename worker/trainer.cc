@@ -159,9 +159,8 @@ void Trainer::Step(int64_t global_step, const std::vector<int32_t>& order) {
     FusedStep(global_step, order);
     return;
   }
-  const int64_t n_train = static_cast<int64_t>(data_->train.size());
-  const int64_t begin = (global_step % steps_per_epoch_) * config_.batch_size;
-  const int64_t length = std::min(config_.batch_size, n_train - begin);
+  int64_t begin, length;
+  BatchOfStep(global_step, &begin, &length);
   const int num_shards = roles_.num_shards();
   const size_t row_bytes = sizeof(float) * static_cast<size_t>(width_);
 
@@ -312,6 +311,12 @@ double Trainer::ComputeGradients(int64_t n, int64_t global_batch, float* ugrad, 
   return sse;
 }
 
+void Trainer::BatchOfStep(int64_t global_step, int64_t* begin, int64_t* length) const {
+  const int64_t n_train = static_cast<int64_t>(data_->train.size());
+  *begin = (global_step % steps_per_epoch_) * config_.batch_size;
+  *length = std::min(config_.batch_size, n_train - *begin);
+}
+
 void Trainer::CountFusedStep(int64_t rows_touched) {
   // The counts of the exchange path with one shard, so that metrics do not depend on the path.
   const int64_t row_bytes = static_cast<int64_t>(sizeof(float)) * width_;
@@ -325,9 +330,8 @@ void Trainer::CountFusedStep(int64_t rows_touched) {
 
 void Trainer::PrepareBatch(int64_t global_step, const std::vector<int32_t>& order,
                            PreparedBatch* b) {
-  const int64_t n_train = static_cast<int64_t>(data_->train.size());
-  const int64_t begin = (global_step % steps_per_epoch_) * config_.batch_size;
-  const int64_t n = std::min(config_.batch_size, n_train - begin);
+  int64_t begin, n;
+  BatchOfStep(global_step, &begin, &n);
   const size_t size = static_cast<size_t>(n);
   b->users.resize(size);
   b->items.resize(size);
@@ -343,9 +347,8 @@ void Trainer::PrepareBatch(int64_t global_step, const std::vector<int32_t>& orde
 }
 
 void Trainer::FusedStep(int64_t global_step, const std::vector<int32_t>& order) {
-  const int64_t n_train = static_cast<int64_t>(data_->train.size());
-  const int64_t n =
-      std::min(config_.batch_size, n_train - (global_step % steps_per_epoch_) * config_.batch_size);
+  int64_t begin, n;
+  BatchOfStep(global_step, &begin, &n);
   const int threads = PhaseThreads(n);
   // Measured at the ML-25M shape, batch 1024, 2 cores (medians of 8 and 6 interleaved runs): sgd
   // 7.0e6 -> 8.3e6 ratings/s pipelined, adagrad even, adam 4.7e6 -> 3.1e6: Adam's update (three
@@ -398,9 +401,8 @@ void Trainer::FusedStep(int64_t global_step, const std::vector<int32_t>& order) 
 }
 
 void Trainer::FusedStepPhased(int64_t global_step, const std::vector<int32_t>& order) {
-  const int64_t n_train = static_cast<int64_t>(data_->train.size());
-  const int64_t begin = (global_step % steps_per_epoch_) * config_.batch_size;
-  const int64_t n = std::min(config_.batch_size, n_train - begin);
+  int64_t begin, n;
+  BatchOfStep(global_step, &begin, &n);
   const int threads = PhaseThreads(n);
   const int k = config_.dims.k;
   current_step_ = global_step;

@@ -121,8 +121,9 @@ class Trainer {
   void Pull(const int32_t* users, const int32_t* items, int64_t n);
   void Serve();
   // The whole step of a single-rank job on the shard's rows (see fused_single_rank). With two
-  // threads, one computes step g while the other prepares the batch of step g+1 (PrepareBatch);
-  // with more, FusedStepPhased splits every phase among them.
+  // threads and sgd or adagrad, one computes step g while the other prepares the batch of step g+1
+  // (PrepareBatch); with Adam on two threads, or with more threads, FusedStepPhased splits every
+  // phase among them.
   void FusedStep(int64_t global_step, const std::vector<int32_t>& order);
   void FusedStepPhased(int64_t global_step, const std::vector<int32_t>& order);
   // The batch of a step, read from the training ratings and deduplicated, ready for its math.
@@ -133,6 +134,8 @@ class Trainer {
     std::vector<float> ratings;
   };
   void PrepareBatch(int64_t global_step, const std::vector<int32_t>& order, PreparedBatch* b);
+  // [begin, begin + length) of the epoch order: the global batch of a step.
+  void BatchOfStep(int64_t global_step, int64_t* begin, int64_t* length) const;
   // A fused step's traffic counted as the exchange path with one shard would count it.
   void CountFusedStep(int64_t rows_touched);
   // The worker's forward and backward on the pulled rows, over the pool, into one gradient row
