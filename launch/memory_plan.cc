@@ -83,6 +83,9 @@ MemoryPlan PlanMemory(const Roles& roles, int rank, const Dataset& data,
     // A single-rank job keeps the next step's batch too (user, item, rating, two slots and the
     // unique rows of each table), read while this step computes.
     if (roles.num_ranks() == 1) p.buffers += static_cast<double>(config.batch_size) * 4 * 7;
+    // A worker that prepares ahead holds two batches besides the one in use (the next, and the
+    // previous one's vectors kept for their capacity).
+    if (PreparesAhead(config, roles, rank)) p.buffers += 2 * slice * 4 * 7;
     for (int64_t r : rows) {
       p.buffers += (std::min(samples, static_cast<double>(r)) + 1) * width * 4 * 2;
       p.buffers += static_cast<double>(r) * 4;

@@ -206,6 +206,10 @@ int RunTrain(int argc, const char* const* argv) {
     MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, rank, MPI_INFO_NULL, &node);
     MPI_Comm_size(node, &local_ranks);
   }
+  if (opt.train.threads == 0) {
+    // The cores this rank may use, shared with the other ranks of its node.
+    opt.train.threads = std::max(1, AvailableCores() / std::max(1, local_ranks));
+  }
   const MemoryPlan plan = PlanMemory(roles, rank, data, opt.train);
   {
     double node_need = plan.total() - plan.data;
@@ -291,10 +295,6 @@ int RunTrain(int argc, const char* const* argv) {
     std::fflush(stdout);
   }
 
-  if (opt.train.threads == 0) {
-    // The cores this rank may use, shared with the other ranks of its node.
-    opt.train.threads = std::max(1, AvailableCores() / std::max(1, local_ranks));
-  }
   Trainer trainer(ex, roles, &data, opt.train);
   Checkpointer checkpointer(ex, roles, &trainer, &data, &opt, NewRunId(ex));
   int64_t start_step = 0;

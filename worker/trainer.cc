@@ -34,6 +34,13 @@ void GatherBatch(const RatingArrays& train, const int32_t* idx, int64_t n, int32
 }
 }  // namespace
 
+bool PreparesAhead(const TrainConfig& config, const Roles& roles, int rank) {
+  // The fused single-rank step has its own pipeline (FusedStep).
+  const bool fused =
+      config.fused_single_rank && roles.num_ranks() == 1 && config.device != Device::kCuda;
+  return config.prepare_ahead && config.threads >= 2 && roles.trains(rank) && !fused;
+}
+
 Trainer::Trainer(Exchange* exchange, const Roles& roles, const Dataset* data,
                  const TrainConfig& config)
     : exchange_(exchange),
@@ -51,15 +58,16 @@ Trainer::Trainer(Exchange* exchange, const Roles& roles, const Dataset* data,
   schedule_.kind = config.schedule;
   schedule_.lr_max = config.lr;
   schedule_.total_steps = std::max<int64_t>(1, steps_per_epoch_ * config.epochs);
-  pool_ = std::make_unique<ThreadPool>(std::max(1, config.threads));
+  const bool ahead = PreparesAhead(config, roles, rank_);
+  pool_ = std::make_unique<ThreadPool>(std::max(1, config.threads - (ahead ? 1 : 0)));
+  if (ahead) ahead_pool_ = std::make_unique<ThreadPool>(2);
   if (roles.serves(rank_)) {
     ModelShape shape;
     shape.rows[kUserTable] = data->users.size();
     shape.rows[kItemTable] = data->items.size();
     shape.k = config.dims.k;
     shard_ = std::make_unique<Shard>(roles.shard_of_rank(rank_), roles.num_shards(), shape,
-                                     config.optimizer, config.seed, config.init_std,
-                                     pool_.get());
+                                     config.optimizer, config.seed, config.init_std, pool_.get());
   }
   if (worker_ >= 0 && config.device == Device::kCuda) {
     kernels_ = MakeBatchKernels(Device::kCuda, config.gpu, rank_);
@@ -74,13 +82,24 @@ Trainer::Trainer(Exchange* exchange, const Roles& roles, const Dataset* data,
 }
 
 void Trainer::Pull(const int32_t* users, const int32_t* items, int64_t n) {
+  if (worker_ >= 0) {
+    const int num_shards = roles_.num_shards();
+    user_groups_.Group(users, n, num_shards, &user_slot_);
+    item_groups_.Group(items, n, num_shards, &item_slot_);
+    user_unique_ = user_groups_.unique();
+    item_unique_ = item_groups_.unique();
+    user_offsets_ = user_groups_.offsets();
+    item_offsets_ = item_groups_.offsets();
+  }
+  PullGrouped();
+}
+
+void Trainer::PullGrouped() {
   const int num_shards = roles_.num_shards();
   const size_t row_bytes = sizeof(float) * static_cast<size_t>(width_);
   if (worker_ >= 0) {
-    user_groups_.Group(users, n, num_shards, &user_slot_);
-    item_groups_.Group(items, n, num_shards, &item_slot_);
-    const auto& uoff = user_groups_.offsets();
-    const auto& ioff = item_groups_.offsets();
+    const auto& uoff = user_offsets_;
+    const auto& ioff = item_offsets_;
     for (int s = 0; s < num_shards; ++s) {
       const int32_t nu = static_cast<int32_t>(uoff[s + 1] - uoff[s]);
       const int32_t ni = static_cast<int32_t>(ioff[s + 1] - ioff[s]);
@@ -91,11 +110,11 @@ void Trainer::Pull(const int32_t* users, const int32_t* items, int64_t n) {
       p[1] = ni;
       int32_t* ids = p + 2;
       for (int32_t j = 0; j < nu; ++j) {
-        ids[j] = static_cast<int32_t>(LocalIndex(user_groups_.unique()[uoff[s] + j], num_shards));
+        ids[j] = static_cast<int32_t>(LocalIndex(user_unique_[uoff[s] + j], num_shards));
       }
       ids += nu;
       for (int32_t j = 0; j < ni; ++j) {
-        ids[j] = static_cast<int32_t>(LocalIndex(item_groups_.unique()[ioff[s] + j], num_shards));
+        ids[j] = static_cast<int32_t>(LocalIndex(item_unique_[ioff[s] + j], num_shards));
       }
     }
   }
@@ -107,21 +126,21 @@ void Trainer::Pull(const int32_t* users, const int32_t* items, int64_t n) {
   if (worker_ >= 0 && num_shards == 1 && !evaluating_) {
     // Training ids are all known: no zero row is needed, and the reply is already in slot order.
     const Buffer& b = replies_[static_cast<size_t>(roles_.shard_rank(0))];
-    const size_t nu = static_cast<size_t>(user_groups_.num_unique());
-    const size_t ni = static_cast<size_t>(item_groups_.num_unique());
+    const size_t nu = user_unique_.size();
+    const size_t ni = item_unique_.size();
     CFPS_CHECK_EQ(b.size(), (nu + ni) * row_bytes);
     urow_base_ = b.as<float>();
     irow_base_ = b.as<float>() + nu * static_cast<size_t>(width_);
   } else if (worker_ >= 0) {
-    const int64_t nu_all = user_groups_.num_unique();
-    const int64_t ni_all = item_groups_.num_unique();
+    const int64_t nu_all = static_cast<int64_t>(user_unique_.size());
+    const int64_t ni_all = static_cast<int64_t>(item_unique_.size());
     // One extra zero row per table: the slot of ids unknown in training.
     urows_.resize(static_cast<size_t>((nu_all + 1) * width_));
     irows_.resize(static_cast<size_t>((ni_all + 1) * width_));
     std::fill_n(urows_.data() + nu_all * width_, width_, 0.0f);
     std::fill_n(irows_.data() + ni_all * width_, width_, 0.0f);
-    const auto& uoff = user_groups_.offsets();
-    const auto& ioff = item_groups_.offsets();
+    const auto& uoff = user_offsets_;
+    const auto& ioff = item_offsets_;
     for (int s = 0; s < num_shards; ++s) {
       const Buffer& b = replies_[static_cast<size_t>(roles_.shard_rank(s))];
       const size_t nu = static_cast<size_t>(uoff[s + 1] - uoff[s]);
@@ -161,26 +180,47 @@ void Trainer::Step(int64_t global_step, const std::vector<int32_t>& order) {
   }
   int64_t begin, length;
   BatchOfStep(global_step, &begin, &length);
+  current_step_ = global_step;
+  if (worker_ >= 0) {
+    PreparedBatch& b = prepared_[global_step & 1];
+    if (b.step != global_step || b.order != order.data()) PrepareBatch(global_step, order, &b);
+    // The batch's vectors change places with the previous step's, whose capacity b keeps.
+    batch_users_.swap(b.users);
+    batch_items_.swap(b.items);
+    batch_ratings_.swap(b.ratings);
+    user_slot_.swap(b.user_slot);
+    item_slot_.swap(b.item_slot);
+    user_unique_.swap(b.user_unique);
+    item_unique_.swap(b.item_unique);
+    user_offsets_.swap(b.user_offsets);
+    item_offsets_.swap(b.item_offsets);
+    b.step = -1;
+  }
+  // The next step's batch on the helper, when it is in this epoch (the next epoch's order is not
+  // drawn yet); the groupers are the helper's until the step ends.
+  const int64_t next = global_step + 1;
+  if (ahead_pool_ && next % steps_per_epoch_ != 0) {
+    ahead_pool_->Run([&](int t) {
+      if (t == 0) {
+        ExchangeStep(global_step, length);
+      } else {
+        PrepareBatch(next, order, &prepared_[next & 1]);
+      }
+    });
+  } else {
+    ExchangeStep(global_step, length);
+  }
+}
+
+void Trainer::ExchangeStep(int64_t global_step, int64_t length) {
   const int num_shards = roles_.num_shards();
   const size_t row_bytes = sizeof(float) * static_cast<size_t>(width_);
-
-  current_step_ = global_step;
-  int64_t n = 0;
-  if (worker_ >= 0) {
-    Slice slice = WorkerSlice(length, worker_, roles_.num_workers());
-    n = slice.size();
-    batch_users_.resize(static_cast<size_t>(n));
-    batch_items_.resize(static_cast<size_t>(n));
-    batch_ratings_.resize(static_cast<size_t>(n));
-    const int32_t* idx = order.data() + begin + slice.begin;
-    GatherBatch(data_->train, idx, n, batch_users_.data(), batch_items_.data(),
-                batch_ratings_.data());
-  }
-  Pull(batch_users_.data(), batch_items_.data(), n);
+  const int64_t n = static_cast<int64_t>(batch_users_.size());
+  PullGrouped();
 
   if (worker_ >= 0) {
-    const int64_t nu_all = user_groups_.num_unique();
-    const int64_t ni_all = item_groups_.num_unique();
+    const int64_t nu_all = static_cast<int64_t>(user_unique_.size());
+    const int64_t ni_all = static_cast<int64_t>(item_unique_.size());
     // With one shard the gradient rows are written straight into the push (slot order is its
     // order); with several they are cut per shard below.
     float* ugrad;
@@ -203,8 +243,8 @@ void Trainer::Step(int64_t global_step, const std::vector<int32_t>& order) {
     } else {
       train_sse_ += ComputeGradients(n, length, ugrad, igrad);
     }
-    const auto& uoff = user_groups_.offsets();
-    const auto& ioff = item_groups_.offsets();
+    const auto& uoff = user_offsets_;
+    const auto& ioff = item_offsets_;
     for (int s = 0; s < num_shards; ++s) {
       const size_t nu = static_cast<size_t>(uoff[s + 1] - uoff[s]);
       const size_t ni = static_cast<size_t>(ioff[s + 1] - ioff[s]);
@@ -288,8 +328,8 @@ void Trainer::UpdateFromOnePush(int64_t global_step, const Buffer& request, cons
 double Trainer::ComputeGradients(int64_t n, int64_t global_batch, float* ugrad, float* igrad) {
   const int threads = PhaseThreads(n);
   const int k = config_.dims.k;
-  const int64_t nu = user_groups_.num_unique();
-  const int64_t ni = item_groups_.num_unique();
+  const int64_t nu = static_cast<int64_t>(user_unique_.size());
+  const int64_t ni = static_cast<int64_t>(item_unique_.size());
   err_.resize(static_cast<size_t>(n));
   delta_.resize(static_cast<size_t>(n));
   SplitSlots(user_slot_, n, nu, threads, &ucount_, &ubounds_);
@@ -330,18 +370,23 @@ void Trainer::CountFusedStep(int64_t rows_touched) {
 
 void Trainer::PrepareBatch(int64_t global_step, const std::vector<int32_t>& order,
                            PreparedBatch* b) {
-  int64_t begin, n;
-  BatchOfStep(global_step, &begin, &n);
+  int64_t begin, length;
+  BatchOfStep(global_step, &begin, &length);
+  const Slice slice = WorkerSlice(length, worker_, roles_.num_workers());
+  const int64_t n = slice.size();
   const size_t size = static_cast<size_t>(n);
   b->users.resize(size);
   b->items.resize(size);
   b->ratings.resize(size);
-  GatherBatch(data_->train, order.data() + begin, n, b->users.data(), b->items.data(),
+  GatherBatch(data_->train, order.data() + begin + slice.begin, n, b->users.data(), b->items.data(),
               b->ratings.data());
-  user_groups_.Group(b->users.data(), n, 1, &b->user_slot);
-  item_groups_.Group(b->items.data(), n, 1, &b->item_slot);
+  const int num_shards = roles_.num_shards();
+  user_groups_.Group(b->users.data(), n, num_shards, &b->user_slot);
+  item_groups_.Group(b->items.data(), n, num_shards, &b->item_slot);
   b->user_unique = user_groups_.unique();
   b->item_unique = item_groups_.unique();
+  b->user_offsets = user_groups_.offsets();
+  b->item_offsets = item_groups_.offsets();
   b->step = global_step;
   b->order = order.data();
 }
@@ -487,14 +532,15 @@ void Trainer::Evaluate(double* sse, int64_t* count) {
     batch_users_.resize(static_cast<size_t>(m));
     batch_items_.resize(static_cast<size_t>(m));
     batch_ratings_.resize(static_cast<size_t>(m));
-    if (m > 0) data_->valid.Read([&](auto valid) {
-      for (int64_t i = 0; i < m; ++i) {
-        const Rating v = valid(static_cast<size_t>(begin + i));
-        batch_users_[static_cast<size_t>(i)] = v.user;
-        batch_items_[static_cast<size_t>(i)] = v.item;
-        batch_ratings_[static_cast<size_t>(i)] = v.rating;
-      }
-    });
+    if (m > 0)
+      data_->valid.Read([&](auto valid) {
+        for (int64_t i = 0; i < m; ++i) {
+          const Rating v = valid(static_cast<size_t>(begin + i));
+          batch_users_[static_cast<size_t>(i)] = v.user;
+          batch_items_[static_cast<size_t>(i)] = v.item;
+          batch_ratings_[static_cast<size_t>(i)] = v.rating;
+        }
+      });
     if (fused_) {
       // One rank: predict from the shard's own rows (one shard: local row = global row).
       err_.resize(static_cast<size_t>(m));
@@ -515,8 +561,9 @@ void Trainer::Evaluate(double* sse, int64_t* count) {
       const float* rating = batch_ratings_.data();
       if (kernels_) {  // rows: the unique ones plus the zero row of unknown ids (Pull)
         local[0] += kernels_->Evaluate(config_.dims, m, user_slot_.data(), item_slot_.data(),
-                                       rating, user_groups_.num_unique() + 1, urows_.data(),
-                                       item_groups_.num_unique() + 1, irows_.data(), nullptr);
+                                       rating, static_cast<int64_t>(user_unique_.size()) + 1,
+                                       urows_.data(), static_cast<int64_t>(item_unique_.size()) + 1,
+                                       irows_.data(), nullptr);
       } else {
         local[0] +=
             cfps::Evaluate<float>(config_.dims, m, user_slot_.data(), item_slot_.data(), rating,

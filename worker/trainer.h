@@ -53,7 +53,15 @@ struct TrainConfig {
   // GPU `gpu`, resolved from --device by ChooseDevice. Ranks that only serve ignore it.
   Device device = Device::kCpu;
   int gpu = -1;
+  // A worker of the exchange path with 2 or more threads reads, dedups and groups the batch of
+  // step g+1 on one of them while the others run step g (its exchange and math). Same bits
+  // (tested); false keeps it serial, for that test.
+  bool prepare_ahead = true;
 };
+
+// Whether `rank` prepares each step's batch during the step before it on a thread of its own
+// (TrainConfig::prepare_ahead): then it keeps two batches more (launch/memory_plan.cc).
+bool PreparesAhead(const TrainConfig& config, const Roles& roles, int rank);
 
 struct EpochMetrics {
   int epoch = 0;
@@ -119,6 +127,8 @@ class Trainer {
   // point into the shard's reply itself (no copy; valid until the next exchange). Shard side
   // answers. Every rank calls it (n = 0 when not a worker).
   void Pull(const int32_t* users, const int32_t* items, int64_t n);
+  // Pull for rows already grouped: user_slot_/item_slot_ and the grouped unique rows below.
+  void PullGrouped();
   void Serve();
   // The whole step of a single-rank job on the shard's rows (see fused_single_rank). With two
   // threads and sgd or adagrad, one computes step g while the other prepares the batch of step g+1
@@ -126,14 +136,18 @@ class Trainer {
   // phase among them.
   void FusedStep(int64_t global_step, const std::vector<int32_t>& order);
   void FusedStepPhased(int64_t global_step, const std::vector<int32_t>& order);
-  // The batch of a step, read from the training ratings and deduplicated, ready for its math.
+  // This worker's slice of a step's batch, read from the training ratings and deduplicated, its
+  // unique rows grouped by shard (RowGrouper): ready for the exchange or the fused math.
   struct PreparedBatch {
     int64_t step = -1;
     const int32_t* order = nullptr;  // the epoch order it was read with
     std::vector<int32_t> users, items, user_slot, item_slot, user_unique, item_unique;
+    std::vector<int64_t> user_offsets, item_offsets;
     std::vector<float> ratings;
   };
   void PrepareBatch(int64_t global_step, const std::vector<int32_t>& order, PreparedBatch* b);
+  // The exchange path's step after its batch is in place (the worker's slice, grouped).
+  void ExchangeStep(int64_t global_step, int64_t length);
   // [begin, begin + length) of the epoch order: the global batch of a step.
   void BatchOfStep(int64_t global_step, int64_t* begin, int64_t* length) const;
   // A fused step's traffic counted as the exchange path with one shard would count it.
@@ -158,8 +172,11 @@ class Trainer {
   // The CUDA kernels of a worker with --device cuda (then no fused step); nullptr: the CPU phases.
   std::unique_ptr<BatchKernels> kernels_;
 
-  // Worker state, reused every step.
+  // Worker state, reused every step. The grouped unique rows of the batch in use (RowGrouper's
+  // unique() and offsets(), kept apart from the groupers, which prepare the next batch).
   RowGrouper user_groups_, item_groups_;
+  std::vector<int32_t> user_unique_, item_unique_;
+  std::vector<int64_t> user_offsets_, item_offsets_;
   std::vector<int32_t> user_slot_, item_slot_, batch_users_, batch_items_;
   std::vector<float> batch_ratings_;
   std::vector<float> urows_, irows_, ugrad_, igrad_;
@@ -181,6 +198,9 @@ class Trainer {
     }
   }
   std::unique_ptr<ThreadPool> pool_;
+  // Prepares the next batch beside the step (PreparesAhead): the caller runs the step, its one
+  // helper PrepareBatch; pool_ then has the other threads.
+  std::unique_ptr<ThreadPool> ahead_pool_;
   bool fused_ = false;
   PreparedBatch prepared_[2];  // of even and odd steps
   std::vector<float> err_, delta_;

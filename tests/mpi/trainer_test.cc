@@ -77,40 +77,46 @@ int WorldRank() {
 class TrainerMpiTest : public ::testing::TestWithParam<OptimizerKind> {};
 
 // Every cluster shape the world allows: S servers + W workers, and the all-serve mode, each
-// against the dense reference with the same W. Bitwise.
+// against the dense reference with the same W. Bitwise. With 1 thread per rank, and with 2 (the
+// workers prepare each next batch on one of them, and every phase is split).
 TEST_P(TrainerMpiTest, EveryShapeMatchesTheDenseReferenceBitwise) {
   const Dataset data = testing::MakeRandomDataset(37, 29, 300, 60, 11);
-  const TrainConfig config = SmallConfig(GetParam());
+  TrainConfig config = SmallConfig(GetParam());
   const int64_t steps = 2 * StepsPerEpoch(300, config.batch_size);  // crosses an epoch
   const int n = WorldSize();
-  for (int ranks = 1; ranks <= n; ++ranks) {
-    for (int ps = 0; ps < ranks || (ranks == 1 && ps == 0); ++ps) {
-      const int workers = (ps == 0 || ranks == 1) ? ranks : ranks - ps;
-      RunResult got = RunOn(ranks, ps, data, config, steps);
-      if (WorldRank() == 0) {
-        testing::ReferenceModel ref = testing::ReferenceInit(data, config);
-        testing::ReferenceTrain(data, config, workers, steps, &ref);
-        EXPECT_TRUE(BitwiseEqual(got.users, ref.rows[0]))
-            << "users differ: ranks=" << ranks << " ps=" << ps;
-        EXPECT_TRUE(BitwiseEqual(got.items, ref.rows[1]))
-            << "items differ: ranks=" << ranks << " ps=" << ps;
-        // Validation MSE from the gathered model, unknown ids predicted from a zero row.
-        double sse = 0;
-        const int width = config.dims.k + 1;
-        std::vector<float> zero(static_cast<size_t>(width), 0.f);
-        for (size_t j = 0; j < data.valid.size(); ++j) {
-          const int32_t u = data.valid.user(j), i = data.valid.item(j);
-          const float* ur = u < 0 ? zero.data() : &ref.rows[0][static_cast<size_t>(u) * width];
-          const float* ir = i < 0 ? zero.data() : &ref.rows[1][static_cast<size_t>(i) * width];
-          int32_t zs = 0;
-          const float rating_j = data.valid.rating(j);
-          sse += Evaluate<float>(config.dims, 1, &zs, &zs, &rating_j, ur, ir,
-                                 static_cast<float*>(nullptr));
+  for (int threads : {1, 2}) {
+    config.threads = threads;
+    config.min_parallel_samples = 1;
+    SCOPED_TRACE("threads=" + std::to_string(threads));
+    for (int ranks = 1; ranks <= n; ++ranks) {
+      for (int ps = 0; ps < ranks || (ranks == 1 && ps == 0); ++ps) {
+        const int workers = (ps == 0 || ranks == 1) ? ranks : ranks - ps;
+        RunResult got = RunOn(ranks, ps, data, config, steps);
+        if (WorldRank() == 0) {
+          testing::ReferenceModel ref = testing::ReferenceInit(data, config);
+          testing::ReferenceTrain(data, config, workers, steps, &ref);
+          EXPECT_TRUE(BitwiseEqual(got.users, ref.rows[0]))
+              << "users differ: ranks=" << ranks << " ps=" << ps;
+          EXPECT_TRUE(BitwiseEqual(got.items, ref.rows[1]))
+              << "items differ: ranks=" << ranks << " ps=" << ps;
+          // Validation MSE from the gathered model, unknown ids predicted from a zero row.
+          double sse = 0;
+          const int width = config.dims.k + 1;
+          std::vector<float> zero(static_cast<size_t>(width), 0.f);
+          for (size_t j = 0; j < data.valid.size(); ++j) {
+            const int32_t u = data.valid.user(j), i = data.valid.item(j);
+            const float* ur = u < 0 ? zero.data() : &ref.rows[0][static_cast<size_t>(u) * width];
+            const float* ir = i < 0 ? zero.data() : &ref.rows[1][static_cast<size_t>(i) * width];
+            int32_t zs = 0;
+            const float rating_j = data.valid.rating(j);
+            sse += Evaluate<float>(config.dims, 1, &zs, &zs, &rating_j, ur, ir,
+                                   static_cast<float*>(nullptr));
+          }
+          EXPECT_EQ(got.valid_count, static_cast<int64_t>(data.valid.size()));
+          EXPECT_NEAR(got.valid_sse, sse, 1e-9 * std::max(1.0, sse));
         }
-        EXPECT_EQ(got.valid_count, static_cast<int64_t>(data.valid.size()));
-        EXPECT_NEAR(got.valid_sse, sse, 1e-9 * std::max(1.0, sse));
+        if (ranks == 1) break;
       }
-      if (ranks == 1) break;
     }
   }
 }
