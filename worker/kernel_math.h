@@ -32,6 +32,13 @@ inline void AddScaledRow(T delta, const T* __restrict x, int k, T* __restrict g)
   g[k] += delta;
 }
 
+// g[0..k-1] = 0 + delta * x[0..k-1]; g[k] = 0 + delta: AddScaledRow on a zeroed row, bit for bit.
+template <typename T>
+inline void StartScaledRow(T delta, const T* __restrict x, int k, T* __restrict g) {
+  for (int f = 0; f < k; ++f) g[f] = T(0) + delta * x[f];
+  g[k] = T(0) + delta;
+}
+
 // The forward pass of one sample; returns s = sigmoid(raw), the only value backward needs.
 template <typename T>
 inline T Sigmoid(const T* __restrict u, const T* __restrict v, int k) {
