@@ -22,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "ps/optimizer.h"
 #include "tests/unit/temp_dir.h"
 #include "worker/batch_kernels.h"
 #include "worker/kernels.h"
@@ -29,6 +30,7 @@
 #include <cuda_runtime.h>
 
 #include "worker/cuda/cuda_batch_kernels.h"
+#include "worker/cuda/cuda_table.h"
 #endif
 
 namespace cfps {
@@ -359,6 +361,70 @@ TEST(CudaDeathTest, OutOfMemoryIsOneClearLine) {
       exhaust(), ::testing::ExitedWithCode(1),
       "cfps: error: rank 0, GPU 0 \\(.*\\): out of GPU memory: cudaMalloc of [0-9.]+ MB for a "
       "batch of 1000000 samples");
+}
+
+// The shard rows of issue 5 in GPU memory: CudaTable's optimizer is the CPU's UpdateRow, bit for
+// bit (the same IEEE operations in the same order, Adagrad's row sum in the CPU's lane order), over
+// several steps on the same rows; Gather copies rows exactly; Upload and Download round-trip.
+TEST(CudaTable, UpdateIsTheCpuOptimizerBitwiseAndGatherCopiesRows) {
+  CFPS_SKIP_WITHOUT_GPU();
+  const uint64_t seed = FreshSeed();
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::uniform_real_distribution<float> positive(0.0f, 0.01f);
+  const int64_t rows = 3000;
+  for (OptimizerKind kind : {OptimizerKind::kSgd, OptimizerKind::kAdam, OptimizerKind::kAdagrad}) {
+    for (int width : {1, 2, 9, 51, 65, 129}) {
+      SCOPED_TRACE(std::string(OptimizerName(kind)) + " width=" + std::to_string(width));
+      OptimizerConfig oc;
+      oc.kind = kind;
+      oc.wd = 0.05;
+      const int sw = StateFloatsPerRow(kind, width);
+      std::vector<float> values(static_cast<size_t>(rows * width));
+      std::vector<float> state(static_cast<size_t>(rows * sw));
+      for (float& x : values) x = 0.1f * normal(rng);
+      for (int64_t r = 0; r < rows; ++r) {
+        for (int c = 0; c < sw; ++c) {
+          // Adam: m of either sign, then v >= 0; Adagrad: G >= 0.
+          const bool signed_part = kind == OptimizerKind::kAdam && c < width;
+          state[static_cast<size_t>(r * sw + c)] =
+              signed_part ? 0.01f * normal(rng) : positive(rng);
+        }
+      }
+      cuda::CudaTable table(0, 0, rows, width, kind);
+      table.Upload(values.data(), state.data());
+      std::vector<int32_t> perm(static_cast<size_t>(rows));
+      for (int64_t r = 0; r < rows; ++r) perm[static_cast<size_t>(r)] = static_cast<int32_t>(r);
+      for (int64_t t = 1; t <= 3; ++t) {
+        const int64_t n = t == 1 ? 1 : 1000 + t;  // one row, then distinct rows in random order
+        std::shuffle(perm.begin(), perm.end(), rng);
+        std::vector<float> grads(static_cast<size_t>(n * width));
+        for (float& g : grads) g = 0.1f * normal(rng);
+        const PreparedStep step = PrepareStep(oc, width, 0.01 * static_cast<double>(t), 0.9, t);
+        for (int64_t j = 0; j < n; ++j) {
+          const int64_t r = perm[static_cast<size_t>(j)];
+          UpdateRow(step, grads.data() + j * width, values.data() + r * width,
+                    state.data() + r * sw);
+        }
+        table.Update(step, perm.data(), grads.data(), n);
+      }
+      std::vector<float> got_values(values.size(), std::nanf("")), got_state(state.size());
+      table.Download(got_values.data(), got_state.data());
+      EXPECT_TRUE(SameBits(got_values, values));
+      EXPECT_TRUE(SameBits(got_state, state));
+
+      std::vector<int32_t> ids(777);
+      for (int32_t& id : ids) id = static_cast<int32_t>(rng() % static_cast<uint64_t>(rows));
+      std::vector<float> gathered(ids.size() * static_cast<size_t>(width), std::nanf(""));
+      table.Gather(ids.data(), static_cast<int64_t>(ids.size()), gathered.data());
+      std::vector<float> want;
+      for (int32_t id : ids) {
+        want.insert(want.end(), values.begin() + static_cast<int64_t>(id) * width,
+                    values.begin() + static_cast<int64_t>(id + 1) * width);
+      }
+      EXPECT_TRUE(SameBits(gathered, want));
+    }
+  }
 }
 #endif
 

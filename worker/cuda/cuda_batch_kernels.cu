@@ -22,11 +22,31 @@
 
 #include "common/status.h"
 #include "worker/cuda/cuda_batch_kernels.h"
+#include "worker/cuda/cuda_errors.h"
 
 #define CFPS_STR2(...) #__VA_ARGS__
 #define CFPS_STR(...) CFPS_STR2(__VA_ARGS__)
 
 namespace cfps::cuda {
+
+// Errors (worker/cuda/cuda_errors.h).
+
+[[noreturn]] void Fatal(int rank, int gpu, const std::string& gpu_name, const std::string& what) {
+  std::fprintf(stderr, "cfps: error: rank %d, GPU %d%s%s%s: %s\n", rank, gpu,
+               gpu_name.empty() ? "" : " (", gpu_name.c_str(), gpu_name.empty() ? "" : ")",
+               what.c_str());
+  std::fflush(stderr);
+  int initialized = 0, finalized = 0;
+  MPI_Initialized(&initialized);
+  MPI_Finalized(&finalized);
+  if (initialized && !finalized) MPI_Abort(MPI_COMM_WORLD, 1);
+  std::exit(1);
+}
+
+std::string ErrorText(cudaError_t e) {
+  return std::string(cudaGetErrorString(e)) + " (" + cudaGetErrorName(e) + ")";
+}
+
 namespace {
 
 constexpr int kWarp = 32;
@@ -180,26 +200,6 @@ __global__ void __launch_bounds__(kBlock) GradientKernel(GradientArgs a) {
       }
     }
   }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Errors: one line naming the rank and the GPU, then the job ends (MPI_Abort under MPI, so no
-// rank waits forever for this one).
-
-[[noreturn]] void Fatal(int rank, int gpu, const std::string& gpu_name, const std::string& what) {
-  std::fprintf(stderr, "cfps: error: rank %d, GPU %d%s%s%s: %s\n", rank, gpu,
-               gpu_name.empty() ? "" : " (", gpu_name.c_str(), gpu_name.empty() ? "" : ")",
-               what.c_str());
-  std::fflush(stderr);
-  int initialized = 0, finalized = 0;
-  MPI_Initialized(&initialized);
-  MPI_Finalized(&finalized);
-  if (initialized && !finalized) MPI_Abort(MPI_COMM_WORLD, 1);
-  std::exit(1);
-}
-
-std::string ErrorText(cudaError_t e) {
-  return std::string(cudaGetErrorString(e)) + " (" + cudaGetErrorName(e) + ")";
 }
 
 std::string Megabytes(size_t bytes) {
