@@ -10,7 +10,7 @@
 namespace cfps {
 
 Shard::Shard(int shard, int num_shards, const ModelShape& shape, const OptimizerConfig& optimizer,
-             uint64_t seed, double init_std, ThreadPool* pool)
+             uint64_t seed, double init_std, ThreadPool* pool, const DeviceTableFactory& device)
     : shard_(shard),
       num_shards_(num_shards),
       shape_(shape),
@@ -47,10 +47,44 @@ Shard::Shard(int shard, int num_shards, const ModelShape& shape, const Optimizer
   } else {
     init(0);
   }
+  if (device) {
+    for (Table& table : tables_) {
+      table.device = device(table.local_rows, width, optimizer.kind);
+      CFPS_CHECK(table.device != nullptr);
+      table.device->Upload(table.values.data(), state_width_ ? table.state.data() : nullptr);
+    }
+  }
+}
+
+void Shard::ForRead(int table) const {
+  Table& tb = tables_[table];
+  if (tb.device && tb.host_behind) {
+    tb.device->Download(tb.values.data(), state_width_ ? tb.state.data() : nullptr);
+    tb.host_behind = false;
+  }
+}
+
+void Shard::ForWrite(int table) {
+  ForRead(table);
+  if (tables_[table].device) tables_[table].device_behind = true;
+}
+
+void Shard::ForDevice(int table) const {
+  Table& tb = tables_[table];
+  if (tb.device && tb.device_behind) {
+    tb.device->Upload(tb.values.data(), state_width_ ? tb.state.data() : nullptr);
+    tb.device_behind = false;
+  }
 }
 
 void Shard::Gather(int table, const int32_t* local_ids, int64_t n, float* out) const {
   const Table& tb = tables_[table];
+  if (tb.device) {
+    for (int64_t i = 0; i < n; ++i) CFPS_CHECK(local_ids[i] >= 0 && local_ids[i] < tb.local_rows);
+    ForDevice(table);
+    tb.device->Gather(local_ids, n, out);
+    return;
+  }
   const size_t width = static_cast<size_t>(shape_.width());
   constexpr int64_t kAhead = 8;  // rows prefetched ahead: the table rarely fits in the caches
   for (int64_t i = 0; i < n; ++i) {
@@ -95,6 +129,16 @@ void Shard::AddGradients(int table, const int32_t* local_ids, int64_t n, const f
 void Shard::UpdateRows(int table, const PreparedStep& step, const int32_t* local_ids,
                        const float* grads, int64_t first, int64_t last) {
   Table& tb = tables_[table];
+  if (tb.device) {
+    if (first >= last) return;
+    for (int64_t s = first; s < last; ++s) {
+      CFPS_CHECK(local_ids[s] >= 0 && local_ids[s] < tb.local_rows);
+    }
+    ForDevice(table);
+    tb.device->Update(step, local_ids + first, grads + first * shape_.width(), last - first);
+    tb.host_behind = true;
+    return;
+  }
   const int width = shape_.width();
   const size_t state_width = static_cast<size_t>(state_width_);
   constexpr int64_t kAhead = 4;  // rows prefetched ahead: the table rarely fits in the caches
@@ -115,6 +159,12 @@ void Shard::UpdateRows(int table, const PreparedStep& step, const int32_t* local
 
 void Shard::UpdateTables(const PreparedStep& step, const int32_t* const local_ids[2],
                          const float* const grads[2], const int64_t n[2], ThreadPool* pool) {
+  if (on_device()) {  // one device call per table (a device table is not shared among threads)
+    for (int table = 0; table < 2; ++table) {
+      UpdateRows(table, step, local_ids[table], grads[table], 0, n[table]);
+    }
+    return;
+  }
   const int threads = pool ? pool->size() : 1;
   auto update = [&](int t) {
     for (int table = 0; table < 2; ++table) {

@@ -11,12 +11,19 @@
 // once); then ApplyStep() sums nothing more and runs the optimizer on exactly the rows that were
 // pushed. A row's gradient is the first worker's row, plus the next worker's, ... in worker order:
 // the arithmetic does not depend on S. Not thread-safe.
+//
+// On a device (a DeviceTableFactory given): both tables' rows and optimizer state live in the
+// device's memory after construction, Gather and the optimizer run there, and the host vectors
+// below are a mirror: every accessor of rows or state first brings the mirror up to date, and the
+// non-const ones let the caller write it (a checkpoint being loaded), which the next device
+// operation uploads. The aggregation of pushed gradients stays on the host.
 
 #include <cstdint>
 #include <vector>
 
 #include "common/random.h"
 #include "common/thread_pool.h"
+#include "ps/device_table.h"
 #include "ps/optimizer.h"
 
 namespace cfps {
@@ -31,7 +38,8 @@ class Shard {
  public:
   // The initial rows are computed on the pool's threads when one is given (the same bits).
   Shard(int shard, int num_shards, const ModelShape& shape, const OptimizerConfig& optimizer,
-        uint64_t seed, double init_std = 0.01, ThreadPool* pool = nullptr);
+        uint64_t seed, double init_std = 0.01, ThreadPool* pool = nullptr,
+        const DeviceTableFactory& device = nullptr);
 
   int shard() const { return shard_; }
   int num_shards() const { return num_shards_; }
@@ -40,17 +48,35 @@ class Shard {
   int64_t local_rows(int table) const { return tables_[table].local_rows; }
   int state_width() const { return state_width_; }
 
-  float* row(int table, int64_t local) { return &tables_[table].values[Offset(table, local)]; }
+  bool on_device() const { return tables_[0].device != nullptr; }
+  float* row(int table, int64_t local) {
+    ForWrite(table);
+    return &tables_[table].values[Offset(table, local)];
+  }
   const float* row(int table, int64_t local) const {
+    ForRead(table);
     return &tables_[table].values[Offset(table, local)];
   }
   float* state(int table, int64_t local) {
+    ForWrite(table);
     return tables_[table].state.data() + static_cast<size_t>(local) * state_width_;
   }
-  std::vector<float>& values(int table) { return tables_[table].values; }
-  std::vector<float>& states(int table) { return tables_[table].state; }
-  const std::vector<float>& values(int table) const { return tables_[table].values; }
-  const std::vector<float>& states(int table) const { return tables_[table].state; }
+  std::vector<float>& values(int table) {
+    ForWrite(table);
+    return tables_[table].values;
+  }
+  std::vector<float>& states(int table) {
+    ForWrite(table);
+    return tables_[table].state;
+  }
+  const std::vector<float>& values(int table) const {
+    ForRead(table);
+    return tables_[table].values;
+  }
+  const std::vector<float>& states(int table) const {
+    ForRead(table);
+    return tables_[table].state;
+  }
 
   // Copies rows local_ids[0..n) (each < local_rows) to out, n * width floats.
   void Gather(int table, const int32_t* local_ids, int64_t n, float* out) const;
@@ -82,7 +108,17 @@ class Shard {
     std::vector<int32_t> slot_of;  // local row -> aggregation slot, -1 when untouched this step
     std::vector<int32_t> touched;  // aggregation slot -> local row
     std::vector<float> grad_sum;   // aggregation slot -> summed gradient row (touched.size() used)
+    // On a device: the table there, and which copy is behind the other.
+    std::unique_ptr<DeviceTable> device;
+    bool host_behind = false;    // the device updated rows the mirror has not seen
+    bool device_behind = false;  // the mirror was handed out for writing
   };
+  // The mirror of a device table brought up to date before it is read, or also marked as ahead
+  // of the device before it is handed out for writing; and the device brought up to date before
+  // it works. No-ops without a device.
+  void ForRead(int table) const;
+  void ForWrite(int table);
+  void ForDevice(int table) const;
   size_t Offset(int table, int64_t local) const {
     (void)table;
     return static_cast<size_t>(local) * static_cast<size_t>(shape_.width());
@@ -93,7 +129,9 @@ class Shard {
   ModelShape shape_;
   OptimizerConfig optimizer_;
   int state_width_;
-  Table tables_[2];
+  // mutable: on a device the host vectors are a cache of the device's rows, refreshed by const
+  // accessors.
+  mutable Table tables_[2];
 };
 
 }  // namespace cfps

@@ -8,6 +8,9 @@
 #include "common/sharding.h"
 #include "common/status.h"
 #include "worker/phase_kernels.h"
+#ifdef CFPS_HAVE_CUDA
+#include "worker/cuda/cuda_table.h"
+#endif
 
 namespace cfps {
 
@@ -61,19 +64,30 @@ Trainer::Trainer(Exchange* exchange, const Roles& roles, const Dataset* data,
   const bool ahead = PreparesAhead(config, roles, rank_);
   pool_ = std::make_unique<ThreadPool>(std::max(1, config.threads - (ahead ? 1 : 0)));
   if (ahead) ahead_pool_ = std::make_unique<ThreadPool>(2);
+  DeviceTableFactory device = config.shard_device;
+#ifdef CFPS_HAVE_CUDA
+  if (!device && config.device == Device::kCuda && roles.serves(rank_) && roles.trains(rank_)) {
+    const int gpu = config.gpu, rank = rank_;
+    device = [gpu, rank](int64_t rows, int width, OptimizerKind kind) {
+      return std::make_unique<cuda::CudaTable>(gpu, rank, rows, width, kind);
+    };
+  }
+#endif
   if (roles.serves(rank_)) {
     ModelShape shape;
     shape.rows[kUserTable] = data->users.size();
     shape.rows[kItemTable] = data->items.size();
     shape.k = config.dims.k;
     shard_ = std::make_unique<Shard>(roles.shard_of_rank(rank_), roles.num_shards(), shape,
-                                     config.optimizer, config.seed, config.init_std, pool_.get());
+                                     config.optimizer, config.seed, config.init_std, pool_.get(),
+                                     device);
   }
   if (worker_ >= 0 && config.device == Device::kCuda) {
     kernels_ = MakeBatchKernels(Device::kCuda, config.gpu, rank_);
   }
+  // The fused step works on the shard's host rows in place: not for a shard on a device.
   fused_ = config.fused_single_rank && roles.num_ranks() == 1 && roles.serves(rank_) &&
-           roles.trains(rank_) && !kernels_;
+           roles.trains(rank_) && !kernels_ && !shard_->on_device();
   const size_t n = static_cast<size_t>(roles.num_ranks());
   send_.resize(n);
   requests_.resize(n);
@@ -636,13 +650,14 @@ int64_t Trainer::Train(int64_t start_step, const Hooks& hooks) {
 void Trainer::GatherModel(int root, std::vector<float>* users, std::vector<float>* items) {
   const size_t width = static_cast<size_t>(width_);
   if (shard_) {
+    const Shard& shard = *shard_;  // reads only: a shard on a device stays current there
     Buffer& b = send_[static_cast<size_t>(root)];
     const size_t lu = static_cast<size_t>(shard_->local_rows(kUserTable));
     const size_t li = static_cast<size_t>(shard_->local_rows(kItemTable));
     b.resize(sizeof(float) * width * (lu + li));
-    if (lu) std::memcpy(b.data(), shard_->values(kUserTable).data(), sizeof(float) * width * lu);
+    if (lu) std::memcpy(b.data(), shard.values(kUserTable).data(), sizeof(float) * width * lu);
     if (li) {
-      std::memcpy(b.data() + sizeof(float) * width * lu, shard_->values(kItemTable).data(),
+      std::memcpy(b.data() + sizeof(float) * width * lu, shard.values(kItemTable).data(),
                   sizeof(float) * width * li);
     }
   }

@@ -57,6 +57,11 @@ struct TrainConfig {
   // step g+1 on one of them while the others run step g (its exchange and math). Same bits
   // (tested); false keeps it serial, for that test.
   bool prepare_ahead = true;
+  // Where a rank that serves keeps its shard (ps/device_table.h): by default in host memory, or,
+  // when it also trains with kCuda (the single-node GPU mode), in its GPU's memory with the
+  // optimizer running there. A factory given here is used by every serving rank instead (tests:
+  // a host-memory twin).
+  DeviceTableFactory shard_device;
 };
 
 // Whether `rank` prepares each step's batch during the step before it on a thread of its own

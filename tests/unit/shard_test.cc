@@ -7,6 +7,7 @@
 
 #include "common/roles.h"
 #include "common/sharding.h"
+#include "tests/unit/host_device_table.h"
 
 namespace cfps {
 namespace {
@@ -94,8 +95,8 @@ TEST(ShardTest, SumsWorkersInOrderThenUpdatesOnlyTouchedRows) {
   for (int c = 1; c < 5; ++c) EXPECT_FLOAT_EQ(after[5 * 5 + c], before[5 * 5 + c] - 0.5f * 2.0f);
   for (int64_t r = 0; r < 23; ++r) {
     if (r == 2 || r == 5) continue;
-    EXPECT_EQ(0, std::memcmp(&after[static_cast<size_t>(r) * 5], &before[static_cast<size_t>(r) * 5],
-                             sizeof(float) * 5));
+    EXPECT_EQ(0, std::memcmp(&after[static_cast<size_t>(r) * 5],
+                             &before[static_cast<size_t>(r) * 5], sizeof(float) * 5));
   }
 }
 
@@ -118,6 +119,81 @@ TEST(RolesTest, ClusterAndAllServeModes) {
   EXPECT_FALSE(s.ok());
   EXPECT_NE(s.message().find("--ps"), std::string::npos);
   EXPECT_FALSE(Roles::Make(3, -1, &r).ok());
+}
+
+// A shard on a device (here the host twin of ps/device_table.h) gives the host shard's bits
+// through every path: Gather and the optimizer run on the device copy, the host mirror is brought
+// up to date when read, and rows written through it (a checkpoint being loaded) reach the device
+// before its next operation.
+TEST(ShardTest, OnADeviceGivesTheHostShardsBits) {
+  for (OptimizerKind kind : {OptimizerKind::kAdam, OptimizerKind::kSgd, OptimizerKind::kAdagrad}) {
+    SCOPED_TRACE(OptimizerName(kind));
+    OptimizerConfig opt;
+    opt.kind = kind;
+    opt.wd = 0.05;
+    testing::DeviceCalls calls;
+    ThreadPool pool(2);
+    Shard host(0, 1, Shape(), opt, 5, 0.1, &pool);
+    Shard dev(0, 1, Shape(), opt, 5, 0.1, &pool, testing::HostDeviceTables(&calls));
+    ASSERT_TRUE(dev.on_device());
+    ASSERT_FALSE(host.on_device());
+    EXPECT_EQ(calls.uploads, 2);  // both tables, at construction
+    const int width = Shape().width();
+    auto same = [&](const char* when) {
+      const Shard& h = host;
+      const Shard& d = dev;
+      for (int t = 0; t < 2; ++t) {
+        EXPECT_EQ(0, std::memcmp(h.values(t).data(), d.values(t).data(),
+                                 h.values(t).size() * sizeof(float)))
+            << when << ", table " << t;
+        EXPECT_EQ(0, std::memcmp(h.states(t).data(), d.states(t).data(),
+                                 h.states(t).size() * sizeof(float)))
+            << when << ", table " << t;
+      }
+    };
+    for (int64_t step = 1; step <= 4; ++step) {
+      const int32_t users[] = {3, 0, 22, 7};
+      const int32_t items[] = {10, 2};
+      std::vector<float> ug(4 * static_cast<size_t>(width)), ig(2 * static_cast<size_t>(width));
+      for (size_t j = 0; j < ug.size(); ++j)
+        ug[j] = 0.01f * static_cast<float>((j * 7 + step) % 13) - 0.05f;
+      for (size_t j = 0; j < ig.size(); ++j)
+        ig[j] = 0.02f * static_cast<float>((j * 5 + step) % 11) - 0.1f;
+      const PreparedStep ps = PrepareStep(opt, width, 0.01, 0.9, step);
+      if (step % 2 == 1) {  // aggregated pushes, then ApplyStep (split among the pool)
+        for (Shard* s : {&host, &dev}) {
+          s->AddGradients(kUserTable, users, 4, ug.data());
+          s->AddGradients(kItemTable, items, 2, ig.data());
+          s->ApplyStep(ps, &pool);
+        }
+      } else {  // one worker's rows straight to the optimizer
+        const int32_t* ids[2] = {users, items};
+        const float* grads[2] = {ug.data(), ig.data()};
+        const int64_t n[2] = {4, 2};
+        host.UpdateTables(ps, ids, grads, n, &pool);
+        dev.UpdateTables(ps, ids, grads, n, &pool);
+      }
+      std::vector<float> hg(4 * static_cast<size_t>(width)), dg(hg.size(), std::nanf(""));
+      host.Gather(kUserTable, users, 4, hg.data());
+      dev.Gather(kUserTable, users, 4, dg.data());
+      EXPECT_EQ(0, std::memcmp(hg.data(), dg.data(), hg.size() * sizeof(float))) << "step " << step;
+    }
+    EXPECT_GE(calls.updates, 8);
+    EXPECT_GE(calls.gathers, 4);
+    same("after four steps");
+    EXPECT_GE(calls.downloads, 1);
+    // A row written through the mirror (as a checkpoint load does) reaches the device.
+    for (Shard* s : {&host, &dev}) s->row(kItemTable, 4)[1] = 0.75f;
+    const int before = calls.uploads;
+    std::vector<float> hrow(static_cast<size_t>(width)), drow(static_cast<size_t>(width));
+    const int32_t four = 4;
+    host.Gather(kItemTable, &four, 1, hrow.data());
+    dev.Gather(kItemTable, &four, 1, drow.data());
+    EXPECT_EQ(calls.uploads, before + 1);
+    EXPECT_EQ(drow[1], 0.75f);
+    EXPECT_EQ(0, std::memcmp(hrow.data(), drow.data(), hrow.size() * sizeof(float)));
+    same("after a write through the mirror");
+  }
 }
 
 }  // namespace

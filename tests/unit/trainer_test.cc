@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "tests/test_util.h"
+#include "tests/unit/host_device_table.h"
 
 namespace cfps {
 namespace {
@@ -67,6 +68,42 @@ INSTANTIATE_TEST_SUITE_P(Optimizers, LocalTrainerTest,
                                   std::to_string(std::get<1>(info.param)) +
                                   (std::get<2>(info.param) ? "_fused" : "_exchange");
                          });
+
+// A shard on a device (the host twin of the CUDA table) trains the reference's bits: the step's
+// pulls and optimizer go through the device copy, the export reads the synced mirror.
+TEST(LocalTrainerTest, ShardOnADeviceMatchesTheDenseReferenceBitwise) {
+  const Dataset data = testing::MakeRandomDataset(31, 17, 250, 40, 3);
+  for (OptimizerKind kind : {OptimizerKind::kAdam, OptimizerKind::kSgd, OptimizerKind::kAdagrad}) {
+    SCOPED_TRACE(OptimizerName(kind));
+    TrainConfig c;
+    c.dims.k = 5;
+    c.epochs = 2;
+    c.batch_size = 16;
+    c.optimizer.kind = kind;
+    c.threads = 2;
+    c.min_parallel_samples = 1;
+    c.lr = 0.02;
+    c.init_std = 0.1;
+    testing::DeviceCalls calls;
+    c.shard_device = testing::HostDeviceTables(&calls);
+    LocalExchange ex;
+    Roles roles;
+    ASSERT_TRUE(Roles::Make(1, 1, &roles).ok());
+    Trainer trainer(&ex, roles, &data, c);
+    ASSERT_TRUE(trainer.shard()->on_device());
+    TrainAllEpochs(&trainer);
+    std::vector<float> users, items;
+    trainer.GatherModel(0, &users, &items);
+    testing::ReferenceModel ref = testing::ReferenceInit(data, c);
+    testing::ReferenceTrain(data, c, 1, trainer.total_steps(), &ref);
+    EXPECT_TRUE(testing::BitwiseEqual(users, ref.rows[0]));
+    EXPECT_TRUE(testing::BitwiseEqual(items, ref.rows[1]));
+    // Every step gathered and updated on the device; the tables were uploaded once.
+    EXPECT_GE(calls.updates, 2 * trainer.total_steps());
+    EXPECT_GE(calls.gathers, 2 * trainer.total_steps());
+    EXPECT_EQ(calls.uploads, 2);
+  }
+}
 
 // The fused single-rank step and evaluation report the very numbers of the exchange path.
 TEST(LocalTrainerTest, FusedAndExchangePathsReportTheSameMetrics) {

@@ -17,16 +17,17 @@
 #include <cstdint>
 #include <memory>
 
+#include "ps/device_table.h"
 #include "ps/optimizer.h"
 
 namespace cfps::cuda {
 
-class CudaTable {
+class CudaTable final : public DeviceTable {
  public:
   // rows x width floats of values and rows x StateFloatsPerRow(kind, width) of state on `gpu`,
   // zeroed; `rank` names the rank in error messages.
   CudaTable(int gpu, int rank, int64_t rows, int width, OptimizerKind kind);
-  ~CudaTable();
+  ~CudaTable() override;
   CudaTable(const CudaTable&) = delete;
   CudaTable& operator=(const CudaTable&) = delete;
 
@@ -35,13 +36,14 @@ class CudaTable {
   int state_width() const { return state_width_; }
 
   // The whole table, host <-> device (state may be null when state_width() == 0).
-  void Upload(const float* values, const float* state);
-  void Download(float* values, float* state) const;
+  void Upload(const float* values, const float* state) override;
+  void Download(float* values, float* state) const override;
   // out[j * width ..] = row ids[j], j < n: the rows a shard sends for a pull.
-  void Gather(const int32_t* ids, int64_t n, float* out);
+  void Gather(const int32_t* ids, int64_t n, float* out) override;
   // UpdateRow(step, grads + j * width, row ids[j], its state) for j < n; ids distinct and in
   // [0, rows) (checked on the host; a bad id is a bug, not bad input).
-  void Update(const PreparedStep& step, const int32_t* ids, const float* grads, int64_t n);
+  void Update(const PreparedStep& step, const int32_t* ids, const float* grads,
+              int64_t n) override;
 
  private:
   struct Impl;
