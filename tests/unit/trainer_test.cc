@@ -23,6 +23,16 @@ std::vector<EpochMetrics> TrainAllEpochs(Trainer* trainer) {
   return epochs;
 }
 
+// The trainer's gathered model is the dense reference's, bit for bit.
+void ExpectTheReferenceModel(Trainer* trainer, const Dataset& data, const TrainConfig& c) {
+  std::vector<float> users, items;
+  trainer->GatherModel(0, &users, &items);
+  testing::ReferenceModel ref = testing::ReferenceInit(data, c);
+  testing::ReferenceTrain(data, c, 1, trainer->total_steps(), &ref);
+  EXPECT_TRUE(testing::BitwiseEqual(users, ref.rows[0]));
+  EXPECT_TRUE(testing::BitwiseEqual(items, ref.rows[1]));
+}
+
 // (optimizer, threads, fused): the fused single-rank step and the exchange path, on 1 to 3
 // threads, all give the reference's bits.
 class LocalTrainerTest : public ::testing::TestWithParam<std::tuple<OptimizerKind, int, bool>> {};
@@ -45,12 +55,7 @@ TEST_P(LocalTrainerTest, MatchesTheDenseReferenceBitwise) {
   Trainer trainer(&ex, roles, &data, c);
   const std::vector<EpochMetrics> epochs = TrainAllEpochs(&trainer);
   ASSERT_EQ(epochs.size(), 3u);
-  std::vector<float> users, items;
-  trainer.GatherModel(0, &users, &items);
-  testing::ReferenceModel ref = testing::ReferenceInit(data, c);
-  testing::ReferenceTrain(data, c, 1, trainer.total_steps(), &ref);
-  EXPECT_TRUE(testing::BitwiseEqual(users, ref.rows[0]));
-  EXPECT_TRUE(testing::BitwiseEqual(items, ref.rows[1]));
+  ExpectTheReferenceModel(&trainer, data, c);
   EXPECT_EQ(epochs.back().step, trainer.total_steps());
   EXPECT_EQ(epochs.back().valid_count, 40);
   EXPECT_EQ(epochs.back().valid_unknown, data.valid_unknown);
@@ -92,12 +97,7 @@ TEST(LocalTrainerTest, ShardOnADeviceMatchesTheDenseReferenceBitwise) {
     Trainer trainer(&ex, roles, &data, c);
     ASSERT_TRUE(trainer.shard()->on_device());
     TrainAllEpochs(&trainer);
-    std::vector<float> users, items;
-    trainer.GatherModel(0, &users, &items);
-    testing::ReferenceModel ref = testing::ReferenceInit(data, c);
-    testing::ReferenceTrain(data, c, 1, trainer.total_steps(), &ref);
-    EXPECT_TRUE(testing::BitwiseEqual(users, ref.rows[0]));
-    EXPECT_TRUE(testing::BitwiseEqual(items, ref.rows[1]));
+    ExpectTheReferenceModel(&trainer, data, c);
     // Every step gathered and updated on the device; the tables were uploaded once.
     EXPECT_GE(calls.updates, 2 * trainer.total_steps());
     EXPECT_GE(calls.gathers, 2 * trainer.total_steps());

@@ -269,14 +269,19 @@ void CudaTable::Download(float* values, float* state) const {
   CFPS_TABLE_CHECK(cudaStreamSynchronize(impl_->stream));
 }
 
-void CudaTable::Gather(const int32_t* ids, int64_t n, float* out) {
-  if (n <= 0) return;
+void CudaTable::StageIds(const int32_t* ids, int64_t n) {
   for (int64_t j = 0; j < n; ++j) CFPS_CHECK(ids[j] >= 0 && ids[j] < rows_);
   Impl* m = impl_.get();
   CFPS_TABLE_CHECK(cudaSetDevice(m->gpu));
   m->Reserve(n, width_);
   CFPS_TABLE_CHECK(cudaMemcpyAsync(m->ids, ids, sizeof(int32_t) * static_cast<size_t>(n),
                                    cudaMemcpyHostToDevice, m->stream));
+}
+
+void CudaTable::Gather(const int32_t* ids, int64_t n, float* out) {
+  if (n <= 0) return;
+  StageIds(ids, n);
+  Impl* m = impl_.get();
   GatherKernel<<<m->Blocks(n * width_), kBlock, 0, m->stream>>>(m->values, width_, m->ids, n,
                                                                 m->io);
   CFPS_TABLE_CHECK(cudaGetLastError());
@@ -290,12 +295,8 @@ void CudaTable::Update(const PreparedStep& step, const int32_t* ids, const float
   if (n <= 0) return;
   CFPS_CHECK_EQ(step.width, width_);
   CFPS_CHECK_EQ(StateFloatsPerRow(step.kind, step.width), state_width_);
-  for (int64_t j = 0; j < n; ++j) CFPS_CHECK(ids[j] >= 0 && ids[j] < rows_);
+  StageIds(ids, n);
   Impl* m = impl_.get();
-  CFPS_TABLE_CHECK(cudaSetDevice(m->gpu));
-  m->Reserve(n, width_);
-  CFPS_TABLE_CHECK(cudaMemcpyAsync(m->ids, ids, sizeof(int32_t) * static_cast<size_t>(n),
-                                   cudaMemcpyHostToDevice, m->stream));
   CFPS_TABLE_CHECK(cudaMemcpyAsync(m->io, grads, sizeof(float) * static_cast<size_t>(n * width_),
                                    cudaMemcpyHostToDevice, m->stream));
   const StepArgs a = ArgsOf(step);

@@ -42,10 +42,11 @@ class CudaTable final : public DeviceTable {
   void Gather(const int32_t* ids, int64_t n, float* out) override;
   // UpdateRow(step, grads + j * width, row ids[j], its state) for j < n; ids distinct and in
   // [0, rows) (checked on the host; a bad id is a bug, not bad input).
-  void Update(const PreparedStep& step, const int32_t* ids, const float* grads,
-              int64_t n) override;
+  void Update(const PreparedStep& step, const int32_t* ids, const float* grads, int64_t n) override;
 
  private:
+  // Checks ids[0, n) against rows(), grows the staging and copies the ids to the device.
+  void StageIds(const int32_t* ids, int64_t n);
   struct Impl;
   std::unique_ptr<Impl> impl_;
   int64_t rows_;
