@@ -28,12 +28,12 @@ class HostDeviceTable final : public DeviceTable {
         calls_(calls) {}
   void Upload(const float* values, const float* state) override {
     ++calls_->uploads;
-    std::memcpy(values_.data(), values, values_.size() * sizeof(float));
+    if (!values_.empty()) std::memcpy(values_.data(), values, values_.size() * sizeof(float));
     if (!state_.empty()) std::memcpy(state_.data(), state, state_.size() * sizeof(float));
   }
   void Download(float* values, float* state) const override {
     ++calls_->downloads;
-    std::memcpy(values, values_.data(), values_.size() * sizeof(float));
+    if (!values_.empty()) std::memcpy(values, values_.data(), values_.size() * sizeof(float));
     if (!state_.empty()) std::memcpy(state, state_.data(), state_.size() * sizeof(float));
   }
   void Gather(const int32_t* ids, int64_t n, float* out) override {
