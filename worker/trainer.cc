@@ -346,9 +346,16 @@ double Trainer::ComputeGradients(int64_t n, int64_t global_batch, float* ugrad, 
   const int64_t ni = static_cast<int64_t>(item_unique_.size());
   err_.resize(static_cast<size_t>(n));
   delta_.resize(static_cast<size_t>(n));
+  const SampleRows rows{urow_base_, irow_base_, user_slot_.data(), item_slot_.data()};
+  if (threads == 1 && roles_.num_shards() == 1) {
+    // One pass, as the fused step's: with one shard the slots are numbered by first appearance
+    // (RowGrouper), which ForwardReduce needs. Same bits as the phases below.
+    ForwardReduce(config_.dims, rows, user_slot_.data(), item_slot_.data(), batch_ratings_.data(),
+                  n, global_batch, err_.data(), ugrad, igrad);
+    return SumSquares(err_.data(), n);
+  }
   SplitSlots(user_slot_, n, nu, threads, &ucount_, &ubounds_);
   SplitSlots(item_slot_, n, ni, threads, &icount_, &ibounds_);
-  const SampleRows rows{urow_base_, irow_base_, user_slot_.data(), item_slot_.data()};
   RunPhase(threads, [&](int t) {
     int64_t begin, end;
     SplitRange(n, t, threads, &begin, &end);
