@@ -21,6 +21,7 @@ class DeviceTable {
   // state (state may be null when that is 0).
   virtual void Upload(const float* values, const float* state) = 0;
   virtual void Download(float* values, float* state) const = 0;
+  // Both check every id against the table's rows (an id outside is a bug: CFPS_CHECK).
   // out[j * width ..] = row ids[j], j < n (host memory in and out).
   virtual void Gather(const int32_t* ids, int64_t n, float* out) = 0;
   // UpdateRow(step, grads + j * width, row ids[j], its state) for j < n; ids distinct.

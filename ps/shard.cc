@@ -79,8 +79,7 @@ void Shard::ForDevice(int table) const {
 
 void Shard::Gather(int table, const int32_t* local_ids, int64_t n, float* out) const {
   const Table& tb = tables_[table];
-  if (tb.device) {
-    for (int64_t i = 0; i < n; ++i) CFPS_CHECK(local_ids[i] >= 0 && local_ids[i] < tb.local_rows);
+  if (tb.device) {  // it checks the ids
     ForDevice(table);
     tb.device->Gather(local_ids, n, out);
     return;
@@ -131,10 +130,7 @@ void Shard::UpdateRows(int table, const PreparedStep& step, const int32_t* local
   Table& tb = tables_[table];
   if (tb.device) {
     if (first >= last) return;
-    for (int64_t s = first; s < last; ++s) {
-      CFPS_CHECK(local_ids[s] >= 0 && local_ids[s] < tb.local_rows);
-    }
-    ForDevice(table);
+    ForDevice(table);  // the device table checks the ids
     tb.device->Update(step, local_ids + first, grads + first * shape_.width(), last - first);
     tb.host_behind = true;
     return;

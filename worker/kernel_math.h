@@ -39,6 +39,21 @@ inline void StartScaledRow(T delta, const T* __restrict x, int k, T* __restrict 
   g[k] = T(0) + delta;
 }
 
+// delta * [x, 1] into gradient row `slot` of grad (rows of k + 1), for slots numbered by first
+// appearance: the slot's first sample (slot == *next, then ++*next) starts its row with
+// StartScaledRow, the additions of a zeroed row without its stores; later ones AddScaledRow.
+template <typename T>
+inline void AccumulateRow(T delta, const T* __restrict x, int k, int32_t slot, int32_t* next,
+                          T* __restrict grad) {
+  T* g = grad + static_cast<int64_t>(slot) * (k + 1);
+  if (slot == *next) {
+    ++*next;
+    StartScaledRow(delta, x, k, g);
+  } else {
+    AddScaledRow(delta, x, k, g);
+  }
+}
+
 // The forward pass of one sample; returns s = sigmoid(raw), the only value backward needs.
 template <typename T>
 inline T Sigmoid(const T* __restrict u, const T* __restrict v, int k) {
@@ -56,7 +71,8 @@ struct SampleLoss {
   SampleLoss(double y_lo, double y_hi, int64_t global_batch)
       : lo(static_cast<T>(y_lo)),
         range(static_cast<T>(y_hi - y_lo)),
-        two_over_b(static_cast<T>(2.0 / static_cast<double>(global_batch > 0 ? global_batch : 1))) {}
+        two_over_b(static_cast<T>(2.0 / static_cast<double>(global_batch > 0 ? global_batch : 1))) {
+  }
   T Prediction(T s) const { return s * range + lo; }
   T Error(T s, T rating) const { return Prediction(s) - rating; }
   T Delta(T s, T err) const { return two_over_b * err * range * s * (T(1) - s); }

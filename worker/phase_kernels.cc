@@ -109,10 +109,12 @@ void ForwardReduce(const ModelDims& dims, const SampleRows& rows, const int32_t*
     const int64_t end = begin + kChunk < n ? begin + kChunk : n;
     for (int64_t i = begin; i < end; ++i) {
       if (i < ahead_end) {
-        PrefetchFloats(rows.user_base + static_cast<int64_t>(rows.user_row[i + kPrefetchAhead]) * width,
-                       static_cast<size_t>(width));
-        PrefetchFloats(rows.item_base + static_cast<int64_t>(rows.item_row[i + kPrefetchAhead]) * width,
-                       static_cast<size_t>(width));
+        PrefetchFloats(
+            rows.user_base + static_cast<int64_t>(rows.user_row[i + kPrefetchAhead]) * width,
+            static_cast<size_t>(width));
+        PrefetchFloats(
+            rows.item_base + static_cast<int64_t>(rows.item_row[i + kPrefetchAhead]) * width,
+            static_cast<size_t>(width));
       }
       const float* u = rows.user_base + static_cast<int64_t>(rows.user_row[i]) * width;
       const float* v = rows.item_base + static_cast<int64_t>(rows.item_row[i]) * width;
@@ -124,22 +126,8 @@ void ForwardReduce(const ModelDims& dims, const SampleRows& rows, const int32_t*
     for (int64_t i = begin; i < end; ++i) {
       const float* u = rows.user_base + static_cast<int64_t>(rows.user_row[i]) * width;
       const float* v = rows.item_base + static_cast<int64_t>(rows.item_row[i]) * width;
-      // A slot's first sample starts its row: zero plus the scaled row, the additions of a zeroed
-      // row without its stores (0 + x is not x for x = -0).
-      float* gu = ugrad + static_cast<int64_t>(user_slot[i]) * width;
-      if (user_slot[i] == next_user) {
-        ++next_user;
-        kernel_math::StartScaledRow(delta[i - begin], v, k, gu);
-      } else {
-        kernel_math::AddScaledRow(delta[i - begin], v, k, gu);
-      }
-      float* gi = igrad + static_cast<int64_t>(item_slot[i]) * width;
-      if (item_slot[i] == next_item) {
-        ++next_item;
-        kernel_math::StartScaledRow(delta[i - begin], u, k, gi);
-      } else {
-        kernel_math::AddScaledRow(delta[i - begin], u, k, gi);
-      }
+      kernel_math::AccumulateRow(delta[i - begin], v, k, user_slot[i], &next_user, ugrad);
+      kernel_math::AccumulateRow(delta[i - begin], u, k, item_slot[i], &next_item, igrad);
     }
   }
 }

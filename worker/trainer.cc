@@ -37,11 +37,17 @@ void GatherBatch(const RatingArrays& train, const int32_t* idx, int64_t n, int32
 }
 }  // namespace
 
+bool RunsFused(const TrainConfig& config, const Roles& roles) {
+  // Not with CUDA kernels, nor with a shard on a device (the fused step works on the shard's host
+  // rows in place); the one rank serves and trains.
+  return config.fused_single_rank && roles.num_ranks() == 1 && config.device != Device::kCuda &&
+         !config.shard_device;
+}
+
 bool PreparesAhead(const TrainConfig& config, const Roles& roles, int rank) {
   // The fused single-rank step has its own pipeline (FusedStep).
-  const bool fused =
-      config.fused_single_rank && roles.num_ranks() == 1 && config.device != Device::kCuda;
-  return config.prepare_ahead && config.threads >= 2 && roles.trains(rank) && !fused;
+  return config.prepare_ahead && config.threads >= 2 && roles.trains(rank) &&
+         !RunsFused(config, roles);
 }
 
 Trainer::Trainer(Exchange* exchange, const Roles& roles, const Dataset* data,
@@ -85,9 +91,8 @@ Trainer::Trainer(Exchange* exchange, const Roles& roles, const Dataset* data,
   if (worker_ >= 0 && config.device == Device::kCuda) {
     kernels_ = MakeBatchKernels(Device::kCuda, config.gpu, rank_);
   }
-  // The fused step works on the shard's host rows in place: not for a shard on a device.
-  fused_ = config.fused_single_rank && roles.num_ranks() == 1 && roles.serves(rank_) &&
-           roles.trains(rank_) && !kernels_ && !shard_->on_device();
+  fused_ = RunsFused(config, roles);
+  CFPS_CHECK(!fused_ || (!kernels_ && !shard_->on_device()));
   const size_t n = static_cast<size_t>(roles.num_ranks());
   send_.resize(n);
   requests_.resize(n);
@@ -196,8 +201,7 @@ void Trainer::Step(int64_t global_step, const std::vector<int32_t>& order) {
   BatchOfStep(global_step, &begin, &length);
   current_step_ = global_step;
   if (worker_ >= 0) {
-    PreparedBatch& b = prepared_[global_step & 1];
-    if (b.step != global_step || b.order != order.data()) PrepareBatch(global_step, order, &b);
+    PreparedBatch& b = BatchOf(global_step, order);
     // The batch's vectors change places with the previous step's, whose capacity b keeps.
     batch_users_.swap(b.users);
     batch_items_.swap(b.items);
@@ -210,19 +214,32 @@ void Trainer::Step(int64_t global_step, const std::vector<int32_t>& order) {
     item_offsets_.swap(b.item_offsets);
     b.step = -1;
   }
-  // The next step's batch on the helper, when it is in this epoch (the next epoch's order is not
-  // drawn yet); the groupers are the helper's until the step ends.
+  // The groupers are the helper's until the step ends.
+  RunPreparingNext(ahead_pool_.get(), global_step, order,
+                   [&] { ExchangeStep(global_step, length); });
+}
+
+Trainer::PreparedBatch& Trainer::BatchOf(int64_t global_step, const std::vector<int32_t>& order) {
+  PreparedBatch& b = prepared_[global_step & 1];
+  if (b.step != global_step || b.order != order.data()) PrepareBatch(global_step, order, &b);
+  return b;
+}
+
+template <typename F>
+void Trainer::RunPreparingNext(ThreadPool* pool, int64_t global_step,
+                               const std::vector<int32_t>& order, F&& step) {
+  // Not across an epoch's end: the next epoch's order is not drawn yet.
   const int64_t next = global_step + 1;
-  if (ahead_pool_ && next % steps_per_epoch_ != 0) {
-    ahead_pool_->Run([&](int t) {
+  if (pool != nullptr && pool->size() == 2 && next % steps_per_epoch_ != 0) {
+    pool->Run([&](int t) {
       if (t == 0) {
-        ExchangeStep(global_step, length);
+        step();
       } else {
         PrepareBatch(next, order, &prepared_[next & 1]);
       }
     });
   } else {
-    ExchangeStep(global_step, length);
+    step();
   }
 }
 
@@ -425,8 +442,7 @@ void Trainer::FusedStep(int64_t global_step, const std::vector<int32_t>& order) 
     return;
   }
   current_step_ = global_step;
-  PreparedBatch& b = prepared_[global_step & 1];
-  if (b.step != global_step || b.order != order.data()) PrepareBatch(global_step, order, &b);
+  PreparedBatch& b = BatchOf(global_step, order);
   const int64_t nu = static_cast<int64_t>(b.user_unique.size());
   const int64_t ni = static_cast<int64_t>(b.item_unique.size());
   err_.resize(static_cast<size_t>(n));
@@ -447,20 +463,8 @@ void Trainer::FusedStep(int64_t global_step, const std::vector<int32_t>& order) 
                   n, err_.data(), ugrad_.data(), igrad_.data());
     shard_->UpdateTables(step, ids, grads, counts, nullptr);
   };
-  // The next step's batch, on the other thread, when it is in this epoch (the next epoch's order
-  // is not drawn yet).
-  const int64_t next = global_step + 1;
-  if (threads == 2 && next % steps_per_epoch_ != 0) {
-    pool_->Run([&](int t) {
-      if (t == 0) {
-        compute();
-      } else {
-        PrepareBatch(next, order, &prepared_[next & 1]);
-      }
-    });
-  } else {
-    compute();
-  }
+  // The next step's batch on the other thread (threads is 1 or 2 here).
+  RunPreparingNext(threads == 2 ? pool_.get() : nullptr, global_step, order, compute);
   train_sse_ += SumSquares(err_.data(), n);
 
   CountFusedStep(nu + ni);
@@ -553,7 +557,7 @@ void Trainer::Evaluate(double* sse, int64_t* count) {
     batch_users_.resize(static_cast<size_t>(m));
     batch_items_.resize(static_cast<size_t>(m));
     batch_ratings_.resize(static_cast<size_t>(m));
-    if (m > 0)
+    if (m > 0) {
       data_->valid.Read([&](auto valid) {
         for (int64_t i = 0; i < m; ++i) {
           const Rating v = valid(static_cast<size_t>(begin + i));
@@ -562,6 +566,7 @@ void Trainer::Evaluate(double* sse, int64_t* count) {
           batch_ratings_[static_cast<size_t>(i)] = v.rating;
         }
       });
+    }
     if (fused_) {
       // One rank: predict from the shard's own rows (one shard: local row = global row).
       err_.resize(static_cast<size_t>(m));

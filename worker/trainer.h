@@ -64,6 +64,10 @@ struct TrainConfig {
   DeviceTableFactory shard_device;
 };
 
+// Whether the job runs the fused single-rank step (TrainConfig::fused_single_rank, and a job of
+// one rank whose shard is in host memory and whose math is on the CPU).
+bool RunsFused(const TrainConfig& config, const Roles& roles);
+
 // Whether `rank` prepares each step's batch during the step before it on a thread of its own
 // (TrainConfig::prepare_ahead): then it keeps two batches more (launch/memory_plan.cc).
 bool PreparesAhead(const TrainConfig& config, const Roles& roles, int rank);
@@ -151,6 +155,13 @@ class Trainer {
     std::vector<float> ratings;
   };
   void PrepareBatch(int64_t global_step, const std::vector<int32_t>& order, PreparedBatch* b);
+  // The prepared batch of a step: the one prepared during the step before, or prepared now.
+  PreparedBatch& BatchOf(int64_t global_step, const std::vector<int32_t>& order);
+  // step() on the calling thread while the pool's other thread (a pool of 2) prepares the next
+  // step's batch, when that step is in this epoch; else step() alone.
+  template <typename F>
+  void RunPreparingNext(ThreadPool* pool, int64_t global_step, const std::vector<int32_t>& order,
+                        F&& step);
   // The exchange path's step after its batch is in place (the worker's slice, grouped).
   void ExchangeStep(int64_t global_step, int64_t length);
   // [begin, begin + length) of the epoch order: the global batch of a step.

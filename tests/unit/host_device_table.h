@@ -10,6 +10,7 @@
 #include <memory>
 #include <vector>
 
+#include "common/status.h"
 #include "ps/device_table.h"
 
 namespace cfps::testing {
@@ -39,6 +40,7 @@ class HostDeviceTable final : public DeviceTable {
   void Gather(const int32_t* ids, int64_t n, float* out) override {
     ++calls_->gathers;
     for (int64_t j = 0; j < n; ++j) {
+      CFPS_CHECK(ids[j] >= 0 && static_cast<size_t>(ids[j]) * width_ < values_.size());
       std::memcpy(out + j * width_, values_.data() + static_cast<int64_t>(ids[j]) * width_,
                   sizeof(float) * static_cast<size_t>(width_));
     }
@@ -48,6 +50,7 @@ class HostDeviceTable final : public DeviceTable {
     ++calls_->updates;
     for (int64_t j = 0; j < n; ++j) {
       const int64_t r = ids[j];
+      CFPS_CHECK(r >= 0 && static_cast<size_t>(r) * width_ < values_.size());
       UpdateRow(step, grads + j * width_, values_.data() + r * width_,
                 state_.data() + r * state_width_);
     }

@@ -47,6 +47,20 @@ std::string ErrorText(cudaError_t e) {
   return std::string(cudaGetErrorString(e)) + " (" + cudaGetErrorName(e) + ")";
 }
 
+void CheckCuda(int rank, int gpu, const std::string& gpu_name, cudaError_t e, const char* expr,
+               const char* file, int line) {
+  if (e == cudaSuccess) return;
+  Fatal(rank, gpu, gpu_name,
+        std::string(expr) + " failed: " + ErrorText(e) + " at " + file + ":" + std::to_string(line));
+}
+
+std::string Megabytes(size_t bytes) {
+  char buf[64];
+  std::snprintf(buf, sizeof(buf), "%.1f MB", static_cast<double>(bytes) / 1e6);
+  return buf;
+}
+
+
 namespace {
 
 constexpr int kWarp = 32;
@@ -200,12 +214,6 @@ __global__ void __launch_bounds__(kBlock) GradientKernel(GradientArgs a) {
       }
     }
   }
-}
-
-std::string Megabytes(size_t bytes) {
-  char buf[64];
-  std::snprintf(buf, sizeof(buf), "%.1f MB", static_cast<double>(bytes) / 1e6);
-  return buf;
 }
 
 size_t AlignUp(size_t x) { return (x + 255) / 256 * 256; }
@@ -365,9 +373,7 @@ struct CudaBatchKernels::Impl {
   [[noreturn]] void Fail(const std::string& what) const { Fatal(rank, gpu, name, what); }
 
   void Check(cudaError_t e, const char* expr, const char* file, int line) const {
-    if (e == cudaSuccess) return;
-    Fail(std::string(expr) + " failed: " + ErrorText(e) + " at " + file + ":" +
-         std::to_string(line));
+    CheckCuda(rank, gpu, name, e, expr, file, line);
   }
 
   // Grows the device allocation and the pinned staging buffer (contents are not kept: every call

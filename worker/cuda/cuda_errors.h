@@ -14,4 +14,11 @@ namespace cfps::cuda {
 // "out of memory (cudaErrorMemoryAllocation)".
 std::string ErrorText(cudaError_t e);
 
+// Fatal unless e is cudaSuccess: "<expr> failed: <ErrorText> at <file>:<line>".
+void CheckCuda(int rank, int gpu, const std::string& gpu_name, cudaError_t e, const char* expr,
+               const char* file, int line);
+
+// "12.5 MB".
+std::string Megabytes(size_t bytes);
+
 }  // namespace cfps::cuda

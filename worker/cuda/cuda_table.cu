@@ -128,12 +128,6 @@ __global__ void __launch_bounds__(kBlock)
   }
 }
 
-std::string Megabytes(size_t bytes) {
-  char buf[64];
-  std::snprintf(buf, sizeof(buf), "%.1f MB", static_cast<double>(bytes) / 1e6);
-  return buf;
-}
-
 }  // namespace
 
 struct CudaTable::Impl {
@@ -150,9 +144,7 @@ struct CudaTable::Impl {
 
   [[noreturn]] void Fail(const std::string& what) const { Fatal(rank, gpu, name, what); }
   void Check(cudaError_t e, const char* expr, int line) const {
-    if (e == cudaSuccess) return;
-    Fail(std::string(expr) + " failed: " + ErrorText(e) + " at " __FILE__ ":" +
-         std::to_string(line));
+    CheckCuda(rank, gpu, name, e, expr, __FILE__, line);
   }
   void* Alloc(size_t bytes, const std::string& what) {
     void* p = nullptr;
