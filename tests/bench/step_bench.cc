@@ -4,9 +4,11 @@
 //            (RowGrouper): the other thread's work
 //   compute  ForwardReduce (forward and one gradient row per unique row) and the optimizer on
 //            every row of the batch: this thread's work, the step's critical path
-// Prints ns per rating of each, per round and the medians: the step can run no faster than the
-// larger; and, for scale, what a random read-modify-write of one user row costs. Rounds of a
-// second, so that both halves see the same machine (the 2-vCPU VM swings 2x between minutes).
+// Prints ns per rating of each (and of the optimizer's share of compute), per round and the
+// medians: the step can run no faster than the larger. Then, for scale, the optimizer's memory
+// floor: UpdateRows on random user rows on one and on two threads, and the ratings/s that alone
+// would cap the step at. Rounds of a second, so that both halves see the same machine (the 2-vCPU
+// VM swings 2x between minutes).
 //
 //   step_bench DATA [--optimizer sgd|adagrad|adam] [--batch 1024] [--factors 64] [--steps 2000]
 //              [--rounds 9]
@@ -23,6 +25,7 @@
 #include "common/dataset.h"
 #include "common/prefetch.h"
 #include "common/random.h"
+#include "common/thread_pool.h"
 #include "ps/shard.h"
 #include "worker/batch.h"
 #include "worker/phase_kernels.h"
@@ -118,6 +121,7 @@ int Main(int argc, char** argv) {
 
   std::vector<float> err(static_cast<size_t>(batch)), ugrad, igrad;
   Prepared p;
+  double t_update = 0;
   auto compute = [&] {
     const PreparedStep step = PrepareStep(oc, width, 0.01, 0.9, next_step);
     ugrad.resize(p.uunique.size() * static_cast<size_t>(width));
@@ -130,17 +134,23 @@ int Main(int argc, char** argv) {
     const float* const grads[2] = {ugrad.data(), igrad.data()};
     const int64_t counts[2] = {static_cast<int64_t>(p.uunique.size()),
                                static_cast<int64_t>(p.iunique.size())};
+    const double t0 = Now();
     shard.UpdateTables(step, ids, grads, counts, nullptr);
+    t_update += Now() - t0;
   };
 
   std::printf("step_bench: %s, %lld ratings, k=%d, batch %lld, %s, %lld steps per round\n", argv[1],
               static_cast<long long>(n_train), k, static_cast<long long>(batch), optimizer.c_str(),
               static_cast<long long>(steps));
-  std::printf("round  prepare ns/rating  compute ns/rating  unique users  unique items\n");
-  std::vector<double> prep_ns, comp_ns;
+  std::printf(
+      "round  prepare ns/rating  compute ns/rating  (of which update)  unique users  unique "
+      "items\n");
+  std::vector<double> prep_ns, comp_ns, upd_ns;
+  int64_t rows_seen = 0, ratings_seen = 0;
   for (int r = 0; r < rounds; ++r) {
     double tp = 0, tc = 0;
     int64_t nu = 0, ni = 0;
+    t_update = 0;
     for (int64_t s = 0; s < steps; ++s) {
       const double t0 = Now();
       prepare(&p);
@@ -152,44 +162,76 @@ int Main(int argc, char** argv) {
       ni += static_cast<int64_t>(p.iunique.size());
     }
     const double per = 1e9 / static_cast<double>(steps * batch);
+    rows_seen += nu + ni;
+    ratings_seen += steps * batch;
     prep_ns.push_back(tp * per);
     comp_ns.push_back(tc * per);
-    std::printf("%5d  %17.1f  %17.1f  %12.1f  %12.1f\n", r, tp * per, tc * per,
-                static_cast<double>(nu) / static_cast<double>(steps),
+    upd_ns.push_back(t_update * per);
+    std::printf("%5d  %17.1f  %17.1f  %17.1f  %12.1f  %12.1f\n", r, tp * per, tc * per,
+                t_update * per, static_cast<double>(nu) / static_cast<double>(steps),
                 static_cast<double>(ni) / static_cast<double>(steps));
   }
-  // The memory floor of the same table: rows of random users read, changed and written back, as
-  // many as the rounds above updated, prefetched 16 ahead; per row.
+  // The memory floor of the optimizer: Shard::UpdateRows (the optimizer, its state, 4 rows
+  // prefetched ahead) on random rows of the user table, in chunks of 1024 rows as a step would
+  // hand them, on one thread and on two (thread t takes the rows r with r % 2 == t, so no row is
+  // shared); rows per second, and what that caps the step at, at this run's unique rows per
+  // rating, had the step nothing else to do.
   {
-    std::vector<int32_t> rows(1 << 20);
+    const int64_t chunk = 1024, chunks = 512;
+    std::vector<int32_t> ids(static_cast<size_t>(chunk * chunks));
     Rng rng(7);
-    for (int32_t& r : rows)
-      r = static_cast<int32_t>(rng.Below(static_cast<uint64_t>(shape.rows[0])));
-    float* table = shard.values(0).data();
-    std::vector<double> ns;
-    for (int r = 0; r < rounds; ++r) {
-      const double t0 = Now();
-      for (size_t j = 0; j < rows.size(); ++j) {
-        if (j + 16 < rows.size()) {
-          PrefetchFloats(table + static_cast<int64_t>(rows[j + 16]) * width,
-                         static_cast<size_t>(width), true);
-        }
-        float* row = table + static_cast<int64_t>(rows[j]) * width;
-        for (int c = 0; c < width; ++c) row[c] = row[c] * 0.5f + 0.25f;
-      }
-      ns.push_back((Now() - t0) * 1e9 / static_cast<double>(rows.size()));
+    const uint64_t half = static_cast<uint64_t>(shape.rows[0] / 2);
+    for (size_t j = 0; j < ids.size(); ++j) {
+      ids[j] = static_cast<int32_t>(2 * rng.Below(half) + (j % 2));
     }
-    std::sort(ns.begin(), ns.end());
-    std::printf("random read-modify-write of a user row (%lld rows of %d floats): median %.1f ns\n",
-                static_cast<long long>(shape.rows[0]), width, ns[ns.size() / 2]);
+    // Thread t's rows: the ids at even (t = 0) or odd (t = 1) positions, gathered per thread.
+    std::vector<int32_t> mine[2];
+    for (size_t j = 0; j < ids.size(); ++j) mine[j % 2].push_back(ids[j]);
+    std::vector<float> grads(static_cast<size_t>(chunk * width), 1e-3f);
+    const PreparedStep step = PrepareStep(oc, width, 0.01, 0.9, 10);
+    ThreadPool pool(2);
+    const double rows_per_rating =
+        static_cast<double>(rows_seen) / static_cast<double>(ratings_seen);
+    for (int threads = 1; threads <= 2; ++threads) {
+      std::vector<double> rate;
+      for (int r = 0; r < rounds; ++r) {
+        const double t0 = Now();
+        auto run = [&](int t) {
+          const std::vector<int32_t>& list = threads == 1 ? ids : mine[t];
+          for (size_t c = 0; c + static_cast<size_t>(chunk) <= list.size();
+               c += static_cast<size_t>(chunk)) {
+            shard.UpdateRows(0, step, list.data() + c, grads.data(), 0, chunk);
+          }
+        };
+        if (threads == 1) {
+          run(0);
+        } else {
+          pool.Run(run);
+        }
+        rate.push_back(static_cast<double>(ids.size()) / (Now() - t0));
+      }
+      std::sort(rate.begin(), rate.end());
+      const double m = rate[rate.size() / 2];
+      // Each row's values and state read once and written back once.
+      const double bytes_per_row = 2.0 * sizeof(float) * (width + shard.state_width());
+      std::printf(
+          "%s on random user rows (%lld rows of %d floats), %d thread%s: median %.3g rows/s "
+          "(%.1f ns per row, %.1f GB/s of rows and state read and written); at %.2f unique rows "
+          "per rating the update alone caps the step at %.3g ratings/s\n",
+          OptimizerName(oc.kind), static_cast<long long>(shape.rows[0]), width, threads,
+          threads == 1 ? "" : "s", m, 1e9 / m, m * bytes_per_row * 1e-9, rows_per_rating,
+          m / rows_per_rating);
+    }
   }
   std::sort(prep_ns.begin(), prep_ns.end());
   std::sort(comp_ns.begin(), comp_ns.end());
+  std::sort(upd_ns.begin(), upd_ns.end());
   const double c = comp_ns[comp_ns.size() / 2];
   std::printf(
-      "median over %d rounds: prepare %.1f ns/rating, compute %.1f ns/rating "
+      "median over %d rounds: prepare %.1f ns/rating, compute %.1f ns/rating (update %.1f) "
       "(the pipelined step at most %.3g ratings/s)\n",
-      rounds, prep_ns[prep_ns.size() / 2], c, 1e9 / std::max(c, prep_ns[prep_ns.size() / 2]));
+      rounds, prep_ns[prep_ns.size() / 2], c, upd_ns[upd_ns.size() / 2],
+      1e9 / std::max(c, prep_ns[prep_ns.size() / 2]));
   return 0;
 }
 
