@@ -172,8 +172,8 @@ def line(text, value, goal, fmt):
 print()
 print(f"Targets of issue 6 ({rounds} round{'s' if rounds > 1 else ''}; medians over rounds):")
 best = max(filter(None, [median_of("m25_sgd_1024"), median_of("m25_adagrad_1024")]), default=None)
-line("1. single process, sgd or adagrad, batch 1024: ratings/s", best, 1.5e7, "{:.3g}")
-line("2. single process, adam, batch 1024: ratings/s", median_of("m25_adam_1024"), 8e6, "{:.3g}")
+line("1. single process, sgd or adagrad, batch 1024, ratings/s", best, 1.5e7, "{:.3g}")
+line("2. single process, adam, batch 1024, ratings/s", median_of("m25_adam_1024"), 8e6, "{:.3g}")
 line("3. 1 server + 1 worker / single process, sgd batch 4096", ratio("m25_sgd_4096_11", "m25_sgd_4096"),
      0.6, "{:.2f}")
 line("4a. ml-100k batch 64, single process / PyTorch", ratio("m100k_adam_64_single", "torch"), 20,
