@@ -6,9 +6,8 @@
 // The one difference left is expf (CUDA's is within 2 ulp, glibc's within 1), so a prediction
 // may differ in its last bit and so may everything computed from it.
 
-#include <mpi.h>
-
 #include <cuda_runtime.h>
+#include <mpi.h>
 
 #include <algorithm>
 #include <cinttypes>
@@ -50,8 +49,9 @@ std::string ErrorText(cudaError_t e) {
 void CheckCuda(int rank, int gpu, const std::string& gpu_name, cudaError_t e, const char* expr,
                const char* file, int line) {
   if (e == cudaSuccess) return;
-  Fatal(rank, gpu, gpu_name,
-        std::string(expr) + " failed: " + ErrorText(e) + " at " + file + ":" + std::to_string(line));
+  Fatal(
+      rank, gpu, gpu_name,
+      std::string(expr) + " failed: " + ErrorText(e) + " at " + file + ":" + std::to_string(line));
 }
 
 std::string Megabytes(size_t bytes) {
@@ -59,7 +59,6 @@ std::string Megabytes(size_t bytes) {
   std::snprintf(buf, sizeof(buf), "%.1f MB", static_cast<double>(bytes) / 1e6);
   return buf;
 }
-
 
 namespace {
 
@@ -120,9 +119,8 @@ __global__ void __launch_bounds__(kBlock) ForwardKernel(ForwardArgs a) {
       a.sqerr[i] = __dmul_rn(static_cast<double>(err), static_cast<double>(err));
       if (a.pred != nullptr) a.pred[i] = p;
       if (a.delta != nullptr) {
-        a.delta[i] = __fmul_rn(
-            __fmul_rn(__fmul_rn(__fmul_rn(a.two_over_b, err), a.range), sig),
-            __fsub_rn(1.0f, sig));
+        a.delta[i] = __fmul_rn(__fmul_rn(__fmul_rn(__fmul_rn(a.two_over_b, err), a.range), sig),
+                               __fsub_rn(1.0f, sig));
       }
     }
   }
@@ -329,7 +327,7 @@ std::string Architectures() {
     pos = sep + 1;
   }
   if (numeric) return sass + (ptx.empty() ? "" : " (+PTX " + ptx + ")");
-  // "all", "all-major", ...: what nvcc itself says it compiled for ("800,900,...").
+    // "all", "all-major", ...: what nvcc itself says it compiled for ("800,900,...").
 #ifdef __CUDA_ARCH_LIST__
   return "compute_" + std::string(CFPS_STR(__CUDA_ARCH_LIST__)) + " (CUDA_ARCHITECTURES " + cmake +
          ")";
@@ -434,8 +432,8 @@ void CudaBatchKernels::Impl::Reserve(const Layout& l, int64_t n, int64_t user_ro
     }
     if (e != cudaSuccess) {
       cudaGetLastError();
-      Fail("out of pinned host memory: cudaMallocHost of " + describe(want) + " failed: " +
-           ErrorText(e) + " (try a smaller --batch-size)");
+      Fail("out of pinned host memory: cudaMallocHost of " + describe(want) +
+           " failed: " + ErrorText(e) + " (try a smaller --batch-size)");
     }
     host_capacity = want;
   }
@@ -507,8 +505,8 @@ void CountSlots(const int32_t* slot, int64_t n, int64_t rows, const char* table,
 
 // Prefix sums of the counts, then every sample appended to its slot's list in increasing index,
 // with the other table's slot next to it.
-void FillCsr(const int32_t* slot, const int32_t* other_slot, int64_t n, int64_t rows,
-             int32_t* off, int32_t* sample, int32_t* other, std::vector<int32_t>* cursor) {
+void FillCsr(const int32_t* slot, const int32_t* other_slot, int64_t n, int64_t rows, int32_t* off,
+             int32_t* sample, int32_t* other, std::vector<int32_t>* cursor) {
   for (int64_t r = 0; r < rows; ++r) off[r + 1] += off[r];
   cursor->assign(off, off + rows);
   int32_t* pos = cursor->data();
@@ -539,10 +537,9 @@ void LaunchGradient(int blocks, cudaStream_t stream, const GradientArgs& args) {
 
 }  // namespace
 
-double CudaBatchKernels::ForwardBackward(const ModelDims& dims, int64_t n,
-                                         const int32_t* user_slot, const int32_t* item_slot,
-                                         const float* rating, int64_t user_rows,
-                                         const float* urows, int64_t item_rows,
+double CudaBatchKernels::ForwardBackward(const ModelDims& dims, int64_t n, const int32_t* user_slot,
+                                         const int32_t* item_slot, const float* rating,
+                                         int64_t user_rows, const float* urows, int64_t item_rows,
                                          const float* irows, int64_t global_batch, float* ugrad,
                                          float* igrad) {
   CheckShape(dims, n, user_rows, item_rows);
@@ -605,9 +602,9 @@ double CudaBatchKernels::ForwardBackward(const ModelDims& dims, int64_t n,
   FillCsr(item_slot, user_slot, n, item_rows, reinterpret_cast<int32_t*>(h + l.item_off),
           reinterpret_cast<int32_t*>(h + l.item_sample),
           reinterpret_cast<int32_t*>(h + l.item_other), &m->cursor);
-  CFPS_CUDA_CHECK(m, cudaMemcpyAsync(d + l.upload1_end, h + l.upload1_end,
-                                     l.upload2_end - l.upload1_end, cudaMemcpyHostToDevice,
-                                     m->stream));
+  CFPS_CUDA_CHECK(
+      m, cudaMemcpyAsync(d + l.upload1_end, h + l.upload1_end, l.upload2_end - l.upload1_end,
+                         cudaMemcpyHostToDevice, m->stream));
   if (timing_) CFPS_CUDA_CHECK(m, cudaEventRecord(m->ev[3], m->stream));
   GradientArgs ga;
   ga.user_rows = user_rows;
@@ -655,10 +652,10 @@ double CudaBatchKernels::ForwardBackward(const ModelDims& dims, int64_t n,
   const int64_t rows = user_rows + item_rows;
   last_.h2d_bytes = static_cast<int64_t>(l.upload2_end);
   last_.d2h_bytes = static_cast<int64_t>(l.download_end - l.ugrad);
-  last_.kernel_bytes =
-      n * (3 * 4 + 2 * static_cast<int64_t>(row_bytes) + 4 + 8) +          // forward
-      2 * n * (3 * 4 + static_cast<int64_t>(row_bytes)) +                  // gradient reads
-      rows * static_cast<int64_t>(row_bytes) + (rows + 2) * 4;             // rows out, offsets
+  last_.kernel_bytes = n * (3 * 4 + 2 * static_cast<int64_t>(row_bytes) + 4 + 8) +  // forward
+                       2 * n * (3 * 4 + static_cast<int64_t>(row_bytes)) +  // gradient reads
+                       rows * static_cast<int64_t>(row_bytes) +
+                       (rows + 2) * 4;  // rows out, offsets
   if (timing_) {
     last_.upload_ms = Milliseconds(m->ev[0], m->ev[1]) + Milliseconds(m->ev[2], m->ev[3]);
     last_.forward_ms = Milliseconds(m->ev[1], m->ev[2]);
@@ -670,9 +667,9 @@ double CudaBatchKernels::ForwardBackward(const ModelDims& dims, int64_t n,
 }
 
 double CudaBatchKernels::Evaluate(const ModelDims& dims, int64_t n, const int32_t* user_slot,
-                                  const int32_t* item_slot, const float* rating,
-                                  int64_t user_rows, const float* urows, int64_t item_rows,
-                                  const float* irows, float* pred) {
+                                  const int32_t* item_slot, const float* rating, int64_t user_rows,
+                                  const float* urows, int64_t item_rows, const float* irows,
+                                  float* pred) {
   CheckShape(dims, n, user_rows, item_rows);
   const double t0 = WallMs();
   last_ = CallTiming();
