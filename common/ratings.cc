@@ -1,7 +1,6 @@
 #include "common/ratings.h"
 
 #include <fcntl.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -18,6 +17,7 @@
 #include <thread>
 #include <utility>
 
+#include "common/huge_pages.h"
 #include "common/random.h"
 #include "common/thread_pool.h"
 
@@ -600,17 +600,6 @@ class RatingsParser {
   std::string_view csv_fields_[kMaxCsvFields];  // a member: zeroing it per line costs 15%
   std::string error_;
 };
-
-// Asks for transparent huge pages under a large array that is about to be filled. Writing the
-// parsed arrays is otherwise dominated by one page fault per 4 KiB (measured: over half the parse
-// time of ml-25m-sized files on a VM). Advisory only: failure changes nothing.
-void AdviseHugePages(void* data, size_t bytes) {
-  constexpr size_t kHuge = size_t{2} << 20;
-  if (bytes < 4 * kHuge) return;
-  char* p = static_cast<char*>(data);
-  const size_t head = (kHuge - reinterpret_cast<uintptr_t>(p) % kHuge) % kHuge;
-  (void)::madvise(p + head, (bytes - head) / kHuge * kHuge, MADV_HUGEPAGE);
-}
 
 std::string ErrnoText(int err) { return std::strerror(err); }
 

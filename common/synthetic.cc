@@ -1,7 +1,5 @@
 #include "common/synthetic.h"
 
-#include <sys/mman.h>
-
 #include <algorithm>
 #include <charconv>
 #include <cmath>
@@ -11,6 +9,7 @@
 #include <utility>
 
 #include "common/file_util.h"
+#include "common/huge_pages.h"
 #include "common/prepared.h"
 #include "common/random.h"
 
@@ -39,23 +38,11 @@ constexpr int64_t kFirstTimestamp = 874965758;  // the first timestamp of ml-100
 constexpr double kMaxZipf = 10.0;
 constexpr size_t kPrefetchAhead = 16;  // pairs
 
-// Asks for transparent huge pages under a large array before it is first written: the generator's
-// big arrays (the pair set, the pairs, the model) are accessed at random, and with 4 KiB pages
-// every access is also a TLB miss. Advisory only.
-void AdviseHugePages(void* data, size_t bytes) {
-  constexpr size_t kHuge = size_t{2} << 20;
-  if (bytes < 4 * kHuge) return;
-  char* p = static_cast<char*>(data);
-  const size_t head = (kHuge - reinterpret_cast<uintptr_t>(p) % kHuge) % kHuge;
-  (void)::madvise(p + head, (bytes - head) / kHuge * kHuge, MADV_HUGEPAGE);
-}
-
 // v = n copies of `value`, in memory advised for huge pages before it is touched.
 template <typename T>
 void AssignHuge(std::vector<T>* v, size_t n, const T& value) {
   std::vector<T>().swap(*v);
-  v->reserve(n);
-  AdviseHugePages(v->data(), n * sizeof(T));
+  ReserveHuge(v, n);
   v->assign(n, value);
 }
 
