@@ -22,7 +22,7 @@ namespace {
 bool ParseOrExit(int argc, const char* const* argv, const char* name, const char* usage,
                  const po::options_description& desc, po::variables_map* vm, int* exit_code) {
   try {
-    po::store(po::command_line_parser(argc, argv).options(desc).run(), *vm);
+    StoreCommandLine(argc, argv, desc, nullptr, vm);
     po::notify(*vm);
   } catch (const po::error& e) {
     LogError(DescribeOptionError(e) + " (see cfps " + name + " --help)");
@@ -51,7 +51,7 @@ int RunInspect(int argc, const char* const* argv) {
   pos.add("checkpoint", 1);
   po::variables_map vm;
   try {
-    po::store(po::command_line_parser(argc, argv).options(desc).positional(pos).run(), vm);
+    StoreCommandLine(argc, argv, desc, &pos, &vm);
     po::notify(vm);
   } catch (const po::error& e) {
     LogError(DescribeOptionError(e) + " (see cfps inspect --help)");

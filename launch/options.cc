@@ -58,7 +58,7 @@ std::string DescribeInvalidValue(const po::invalid_option_value& e, int argc,
 Status Parse(int argc, const char* const* argv, const po::options_description& desc,
              const std::string& config_option, po::variables_map* vm) {
   try {
-    po::store(po::command_line_parser(argc, argv).options(desc).run(), *vm);
+    StoreCommandLine(argc, argv, desc, nullptr, vm);
     if (!config_option.empty() && vm->count(config_option) && !vm->count("help")) {
       const std::string path = (*vm)[config_option].as<std::string>();
       std::ifstream in(path);
@@ -111,6 +111,25 @@ std::string DescribeOptionError(const boost::program_options::error& e) {
     return "the option '" + name + "' is required but missing";
   }
   return "invalid use of option '" + name + "'";
+}
+
+void StoreCommandLine(int argc, const char* const* argv, const po::options_description& desc,
+                      const po::positional_options_description* positional,
+                      po::variables_map* vm) {
+  // Every word no declared positional takes lands in a hidden option, and is reported.
+  constexpr const char* kStray = "cfps-unexpected-argument";
+  po::options_description all;
+  all.add(desc);
+  all.add_options()(kStray, po::value<std::vector<std::string>>());
+  po::positional_options_description pos;
+  if (positional != nullptr) pos = *positional;
+  pos.add(kStray, -1);
+  po::store(po::command_line_parser(argc, argv).options(all).positional(pos).run(), *vm);
+  const auto stray = vm->find(kStray);
+  if (stray != vm->end()) {
+    const auto& words = stray->second.as<std::vector<std::string>>();
+    throw po::error("unexpected argument '" + (words.empty() ? std::string() : words[0]) + "'");
+  }
 }
 
 Status ParseYRange(const std::vector<std::string>& tokens, double* lo, double* hi) {

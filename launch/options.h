@@ -4,6 +4,9 @@
 // Parsing never throws to the caller: every problem is a Status naming the option.
 
 #include <boost/program_options/errors.hpp>
+#include <boost/program_options/options_description.hpp>
+#include <boost/program_options/positional_options.hpp>
+#include <boost/program_options/variables_map.hpp>
 #include <string>
 #include <vector>
 
@@ -40,14 +43,23 @@ Status ParseGenOptions(int argc, const char* const* argv, GenOptions* gen, std::
                        std::string* help);
 std::string MainUsage();
 
-// The value of --y-range (cfps train, cfps recommend): two numbers LO HI with LO < HI, both
-// finite, given as two tokens ("1", "5": the command line) or one ("1 5" or "1,5": an INI file).
-// On success sets *lo and *hi; otherwise leaves them alone and returns InvalidArgument naming
-// --y-range and quoting the tokens.
 // One line for a Boost.Program_options error. Never calls Boost 1.74's what() on an error that
 // names an option: it loops forever when the name or value contains "%value%" (fuzz_config).
 std::string DescribeOptionError(const boost::program_options::error& e);
 
+// po::store of the command line parsed with `desc` and `positional` (null: the command takes no
+// positional arguments). A word that is neither an option, an option's value nor a declared
+// positional argument throws a po::error whose what() is "unexpected argument 'WORD'": Boost
+// would otherwise drop it without a word (`cfps gen --out f.data 1000` made the default size).
+void StoreCommandLine(int argc, const char* const* argv,
+                      const boost::program_options::options_description& desc,
+                      const boost::program_options::positional_options_description* positional,
+                      boost::program_options::variables_map* vm);
+
+// The value of --y-range (cfps train, cfps recommend): two numbers LO HI with LO < HI, both
+// finite, given as two tokens ("1", "5": the command line) or one ("1 5" or "1,5": an INI file).
+// On success sets *lo and *hi; otherwise leaves them alone and returns InvalidArgument naming
+// --y-range and quoting the tokens.
 Status ParseYRange(const std::vector<std::string>& tokens, double* lo, double* hi);
 
 }  // namespace cfps

@@ -29,11 +29,7 @@ int RunPrepare(int argc, const char* const* argv) {
       "skip (and count) malformed lines instead of failing")("help,h", "show this help");
   po::variables_map vm;
   try {
-    po::store(po::command_line_parser(argc, argv)
-                  .options(desc)
-                  .positional(po::positional_options_description())
-                  .run(),
-              vm);
+    StoreCommandLine(argc, argv, desc, nullptr, &vm);
     po::notify(vm);
   } catch (const po::error& e) {
     LogError(DescribeOptionError(e) + " (see cfps prepare --help)");

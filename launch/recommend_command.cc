@@ -69,12 +69,7 @@ Status ParseRecommendOptions(int argc, const char* const* argv, RecommendOptions
   // clang-format on
   po::variables_map vm;
   try {
-    // No positional arguments: a stray word is an error, not silently ignored.
-    po::store(po::command_line_parser(argc, argv)
-                  .options(desc)
-                  .positional(po::positional_options_description())
-                  .run(),
-              vm);
+    StoreCommandLine(argc, argv, desc, nullptr, &vm);
     po::notify(vm);
   } catch (const po::error& e) {
     return Status::InvalidArgument(DescribeOptionError(e));

@@ -97,6 +97,7 @@ case_format() { good g; CMD=("$CFPS" train --data g "${T[@]}" --format bogus); }
 case_optimizer() { good g; CMD=("$CFPS" train --data g "${T[@]}" --optimizer lbfgs); }
 case_progress() { good g; CMD=("$CFPS" train --data g "${T[@]}" --progress fancy); }
 case_unknown_option() { good g; CMD=("$CFPS" train --data g "${T[@]}" --bogus); }
+case_stray_word() { good g; CMD=("$CFPS" train g --data g "${T[@]}"); }
 case_no_data() { CMD=("$CFPS" train "${T[@]}"); }
 case_twice() { good g; CMD=("$CFPS" train --data g --data g "${T[@]}"); }
 case_config_unknown_key() { good g; printf 'data = g\nfactorz = 3\n' > bad.ini; CMD=("$CFPS" train --config bad.ini "${T[@]}"); }

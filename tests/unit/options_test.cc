@@ -113,6 +113,39 @@ TEST(OptionsTest, BadValuesNameTheOption) {
   }
 }
 
+TEST(OptionsTest, AStrayWordIsAnErrorNotIgnored) {
+  // Boost drops words that no option takes: `cfps gen --out f.data 1000` wrote the default size.
+  const std::vector<std::vector<const char*>> train_cases = {
+      {"--data", "x", "u.data"},
+      {"stray", "--data", "x"},
+      {"--data", "x", "--epochs", "3", "4"},
+  };
+  const char* const words[] = {"u.data", "stray", "4"};
+  for (size_t c = 0; c < train_cases.size(); ++c) {
+    TrainOptions o;
+    std::string help;
+    Status s = Parse(train_cases[c], &o, &help);
+    ASSERT_FALSE(s.ok()) << words[c];
+    EXPECT_EQ(s.message(), std::string("unexpected argument '") + words[c] + "'");
+  }
+  const char* gen_argv[] = {"gen", "--out", "f.data", "1000"};
+  GenOptions gen;
+  std::string out, help;
+  Status s = ParseGenOptions(4, gen_argv, &gen, &out, &help);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.message(), "unexpected argument '1000'");
+
+  // Values that look like words or negative numbers still belong to their options.
+  TrainOptions o;
+  std::string train_help;
+  ASSERT_TRUE(Parse({"--data", "x", "--seed", "7", "--y-range", "0", "5.5", "--epochs", "2"}, &o,
+                    &train_help)
+                  .ok());
+  EXPECT_EQ(o.train.seed, 7u);
+  EXPECT_EQ(o.train.epochs, 2);
+  EXPECT_DOUBLE_EQ(o.train.dims.hi, 5.5);
+}
+
 TEST(OptionsTest, ParseYRangeTakesTwoTokensOrOne) {
   const struct {
     std::vector<std::string> tokens;
