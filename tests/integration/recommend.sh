@@ -137,7 +137,7 @@ expect_error 2 "--y-range takes two numbers" --model "$M" --user 1 --y-range 5
 expect_error 2 "--data applies to --user only" --model "$M" --biases --data "$WORK/r.data"
 expect_error 2 "--format must be" --model "$M" --user 1 --data "$WORK/r.data" --format xml
 expect_error 2 "unrecognised option '--bogus'" --model "$M" --biases --bogus
-expect_error 2 "too many positional options" --model "$M" --biases extra
+expect_error 2 "unexpected argument 'extra'" --model "$M" --biases extra
 expect_error 1 "cannot open model directory '$WORK/nope'" --model "$WORK/nope" --biases
 cp -r "$M" "$WORK/m_nofile" && rm "$WORK/m_nofile/items.tsv"
 expect_error 1 "model directory '$WORK/m_nofile' has no items.tsv" --model "$WORK/m_nofile" --biases
