@@ -69,6 +69,10 @@ RatingsView ViewOf(const Ratings& r) {
 }
 
 bool IsPreparedFile(const std::string& path) {
+  // Only a regular file can be one; anything else (a pipe: `--data <(zcat ratings.csv.gz)`) is
+  // not opened here, since opening and closing a pipe would lose what its writer sends.
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return false;
   const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return false;
   char head[sizeof(kMagic)];

@@ -70,6 +70,23 @@ bool AnyFailed(Exchange* ex, const Status& s) {
   return true;
 }
 
+// --data and --valid-data, when they exist, are regular files (or a directory, which the reader
+// refuses by name): not a pipe (`--data <(zcat ratings.csv.gz)`), a socket or a device.
+Status RequireFilesEveryRankCanRead(const DataOptions& d) {
+  const std::pair<const char*, const std::string*> files[] = {{"--data", &d.data},
+                                                              {"--valid-data", &d.valid_data}};
+  for (const auto& [option, path] : files) {
+    struct stat st;
+    if (path->empty() || stat(path->c_str(), &st) != 0) continue;  // the reader names a missing one
+    if (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)) continue;
+    return Status::InvalidArgument(
+        std::string(option) + ": '" + *path +
+        "' is not a regular file (a pipe or a device): under mpirun every rank reads it, so it "
+        "must be a file; write it to one (or cfps prepare it) first");
+  }
+  return Status::OK();
+}
+
 std::string Bytes(double b) {
   const char* units[] = {"B", "KB", "MB", "GB", "TB"};
   int u = 0;
@@ -190,6 +207,9 @@ int RunTrain(int argc, const char* const* argv) {
     }
   }
 
+  // Under mpirun every rank reads the ratings file itself: a pipe would hand each rank part of the
+  // stream (one rank then found "no ratings", or the ranks trained on different data).
+  if (ex->size() > 1 && AnyFailed(ex, RequireFilesEveryRankCanRead(opt.data))) return 1;
   Dataset data;
   const double baseline_rss = CurrentRssBytes();  // the process before the data and the model
   const double load_start = WallNow();

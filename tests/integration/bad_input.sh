@@ -108,6 +108,9 @@ case_ps_too_many() { good g; CMD=($MPIRUN -np 2 "$CFPS" train --data g "${T[@]}"
 case_ps_negative() { good g; CMD=("$CFPS" train --data g "${T[@]}" --ps -1); }
 case_bad_line_mpirun() { printf '1\t10\t4\n2\t20\n' > short.data; CMD=($MPIRUN -np 3 "$CFPS" train --data short.data "${T[@]}" --ps 1); }
 case_missing_mpirun() { CMD=($MPIRUN -np 3 "$CFPS" train --data missing.data "${T[@]}" --ps 0); }
+# The writer is bounded and holds none of the test's descriptors, so it can never hold up the run.
+case_pipe() { good g; mkfifo p; (timeout 60 cat g > p) < /dev/null > /dev/null 2>&1 & CMD=("$CFPS" train --data p "${T[@]}"); }
+case_pipe_mpirun() { mkfifo p; CMD=($MPIRUN -np 2 "$CFPS" train --data p "${T[@]}" --ps 1); }
 case_unknown_command() { CMD=("$CFPS" trian --data g); }
 
 # --- the table ---------------------------------------------------------------------------------
