@@ -347,7 +347,13 @@ int RunTrain(int argc, const char* const* argv) {
       std::fflush(stdout);
     }
   }
-  if (rank == 0) {  // after a resume that can fail: no table header above an error
+  const int64_t total_steps = trainer.steps_per_epoch() * opt.train.epochs;
+  if (rank == 0 && start_step >= total_steps) {
+    std::printf("cfps: the checkpoint is at the end of training (step %lld of %lld): nothing left "
+                "to train\n",
+                static_cast<long long>(start_step), static_cast<long long>(total_steps));
+    std::fflush(stdout);
+  } else if (rank == 0) {  // after a resume that can fail: no table header above an error
     std::printf("%-6s %-11s %-11s %-11s %-6s %-10s %-10s %-10s\n", "epoch", "train_loss",
                 "valid_loss", "valid_rmse", "time", "ratings/s", "pulled", "pushed");
     std::fflush(stdout);

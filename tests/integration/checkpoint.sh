@@ -128,6 +128,14 @@ pass "empty directory refused, no table header above the error"
 "$CFPS" train "${B[@]}" --factors 8 --epochs 1 --checkpoint-every 125 --checkpoint-dir "$WORK/twice" > "$WORK/twice.out"
 [ "$(grep -c "^cfps: checkpoint .*step-000000125" "$WORK/twice.out")" = 2 ] || fail "interval save at the end: $(grep checkpoint "$WORK/twice.out")"
 pass "the final checkpoint is reported once, or named again when it was saved lines before"
+# Resuming a finished run trains nothing, says so (no empty epoch table) and still exports.
+"$CFPS" train "${B[@]}" --factors 8 --epochs 1 --resume "$WORK/twice" --export "$WORK/done" \
+  > "$WORK/done.out" || fail "resume of a finished run failed"
+grep -q "^cfps: the checkpoint is at the end of training (step 125 of 125): nothing left to train" \
+  "$WORK/done.out" || fail "finished resume: $(cat "$WORK/done.out")"
+! grep -q "^epoch " "$WORK/done.out" || fail "finished resume printed an epoch table"
+[ -f "$WORK/done/user_factors.npy" ] || fail "finished resume did not export"
+pass "resuming a finished run trains nothing, says so, exports"
 
 # 5. inspect says whether a checkpoint is sound; export streams it to the NumPy layout.
 "$CFPS" inspect "$WORK/ck" > "$WORK/i.out" || fail "inspect of a sound checkpoint failed"
