@@ -1,8 +1,14 @@
 #include "common/dataset.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
+#include <future>
+#include <thread>
 #include <cmath>
 #include <cstring>
 #include <random>
@@ -491,6 +497,41 @@ TEST(BuildDatasetErrors, FilesThatCannotBeRead) {
   s = BuildDataset(o, &d);
   ASSERT_FALSE(s.ok());
   EXPECT_NE(s.message().find("contains no ratings"), std::string::npos) << s.ToString();
+}
+
+TEST(BuildDataset, ReadsAPipeOnceFrontToBack) {
+  // `--data <(zcat ratings.gz)`: nothing may open the pipe before the parser does. The look for a
+  // prepared file's magic did, read nothing, closed it, and the parser's second open then waited
+  // for a writer that had gone.
+  TempDir dir;
+  const std::string fifo = dir.path() + "/ratings.pipe";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  auto probe = std::async(std::launch::async, [&] { return IsPreparedFile(fifo); });
+  if (probe.wait_for(std::chrono::seconds(10)) == std::future_status::timeout) {
+    const int fd = ::open(fifo.c_str(), O_WRONLY);  // releases the open it is blocked in
+    if (fd >= 0) ::close(fd);
+    probe.get();
+    FAIL() << "IsPreparedFile opened the pipe (and waited for a writer)";
+  }
+  EXPECT_FALSE(probe.get());
+
+  const std::string text = "1\t10\t4\n2\t20\t3\n1\t20\t5\n";
+  std::thread writer([&] {
+    const int fd = ::open(fifo.c_str(), O_WRONLY);  // waits for the reader
+    if (fd < 0) return;
+    EXPECT_EQ(::write(fd, text.data(), text.size()), static_cast<ssize_t>(text.size()));
+    ::close(fd);
+  });
+  DataOptions o;
+  o.data = fifo;
+  o.valid_pct = 0;
+  Dataset d;
+  const Status s = BuildDataset(o, &d);
+  writer.join();
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(d.train.size(), 3u);
+  EXPECT_EQ(d.users.size(), 2u);
+  EXPECT_EQ(d.items.size(), 2u);
 }
 
 // Values printed by PyTorch 1.13: torch.manual_seed(s); torch.randperm(n).
