@@ -127,8 +127,9 @@ void StoreCommandLine(int argc, const char* const* argv, const po::options_descr
   po::store(po::command_line_parser(argc, argv).options(all).positional(pos).run(), *vm);
   const auto stray = vm->find(kStray);
   if (stray != vm->end()) {
-    const auto& words = stray->second.as<std::vector<std::string>>();
-    throw po::error("unexpected argument '" + (words.empty() ? std::string() : words[0]) + "'");
+    // A stored positional holds at least the one word that put it there.
+    throw po::error("unexpected argument '" +
+                    stray->second.as<std::vector<std::string>>().front() + "'");
   }
 }
 

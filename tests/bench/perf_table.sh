@@ -118,7 +118,7 @@ rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1]) if l.strip()]
 rounds = int(sys.argv[2])
 head = ["data set", "k", "batch", "optimizer", "mode", "ratings/s", "s/epoch",
         "peak RSS MB per rank (plan)", "wire/epoch", "valid RMSE"]
-RPS, SEC = 5, 6  # columns after the round and the name
+RPS, SEC, RSS = 5, 6, 7  # columns after the round and the name
 
 def num(x):
     try:
@@ -149,42 +149,42 @@ def per_round(name):
             got[r[0]] = v
     return got
 
-def median_of(name, scale=1.0):
-    got = per_round(name)
-    return statistics.median(got.values()) / scale if got else None
+def spread(values):  # (median, lowest, highest), or None for no values
+    values = list(values)
+    return (statistics.median(values), min(values), max(values)) if values else None
+
+def rate(name):
+    return spread(per_round(name).values())
 
 def ratio(a, b):
     x, y = per_round(a), per_round(b)
-    both = [x[k] / y[k] for k in x if k in y]
-    return (statistics.median(both), min(both), max(both)) if both else None
+    return spread(x[k] / y[k] for k in x if k in y)
 
 def line(text, value, goal, fmt):
     if value is None:
         print(f"- {text}: not measured (a reference or a row is missing)")
         return
-    shown = value if not isinstance(value, tuple) else value[0]
-    spread = ""
-    if isinstance(value, tuple) and rounds > 1:
-        spread = " (rounds " + fmt.format(value[1]) + " to " + fmt.format(value[2]) + ")"
+    shown, lo, hi = value
+    rng = f" (rounds {fmt.format(lo)} to {fmt.format(hi)})" if rounds > 1 else ""
     verdict = "reached" if shown >= goal else "NOT reached"
-    print(f"- {text}: " + fmt.format(shown) + spread + ", target " + fmt.format(goal) + f": {verdict}")
+    print(f"- {text}: {fmt.format(shown)}{rng}, target {fmt.format(goal)}: {verdict}")
 
 print()
 print(f"Targets of issue 6 ({rounds} round{'s' if rounds > 1 else ''}; medians over rounds):")
-best = max(filter(None, [median_of("m25_sgd_1024"), median_of("m25_adagrad_1024")]), default=None)
+best = max(filter(None, [rate("m25_sgd_1024"), rate("m25_adagrad_1024")]), default=None)
 line("1. single process, sgd or adagrad, batch 1024, ratings/s", best, 1.5e7, "{:.3g}")
-line("2. single process, adam, batch 1024, ratings/s", median_of("m25_adam_1024"), 8e6, "{:.3g}")
+line("2. single process, adam, batch 1024, ratings/s", rate("m25_adam_1024"), 8e6, "{:.3g}")
 line("3. 1 server + 1 worker / single process, sgd batch 4096", ratio("m25_sgd_4096_11", "m25_sgd_4096"),
      0.6, "{:.2f}")
 line("4a. ml-100k batch 64, single process / PyTorch", ratio("m100k_adam_64_single", "torch"), 20,
      "{:.1f}x")
 line("4b. ml-100k batch 64, 1 server + 1 worker / PyTorch", ratio("m100k_adam_64_1+1", "torch"), 5,
      "{:.1f}x")
-libmf = median_of("libmf")
+libmf = rate("libmf")
 if libmf and best:
-    print(f"- moonshot, LIBMF parity: cfps {best:.3g} against LIBMF's {libmf:.3g} rating updates/s "
-          f"({best / libmf:.2f}x)")
-rss = [num(r[2 + 7].split(" ")[0]) for r in by_name.get("m25_sgd_1024", [])]
+    print(f"- moonshot, LIBMF parity: cfps {best[0]:.3g} against LIBMF's {libmf[0]:.3g} rating "
+          f"updates/s ({best[0] / libmf[0]:.2f}x)")
+rss = [num(r[2 + RSS].split(" ")[0]) for r in by_name.get("m25_sgd_1024", [])]
 rss = [v for v in rss if v is not None]
 if rss:
     peak = max(rss)

@@ -23,7 +23,6 @@
 #include <vector>
 
 #include "common/dataset.h"
-#include "common/prefetch.h"
 #include "common/random.h"
 #include "common/thread_pool.h"
 #include "ps/shard.h"
@@ -37,6 +36,11 @@ struct Prepared {
   std::vector<int32_t> users, items, uslot, islot, uunique, iunique;
   std::vector<float> ratings;
 };
+
+double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
 
 double Now() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
@@ -69,6 +73,10 @@ int Main(int argc, char** argv) {
       std::fprintf(stderr, "step_bench: unknown option %s\n", flag.c_str());
       return 2;
     }
+  }
+  if (batch < 1 || steps < 1 || k < 1 || rounds < 1) {
+    std::fprintf(stderr, "step_bench: --batch, --steps, --factors and --rounds must be >= 1\n");
+    return 2;
   }
   DataOptions options;
   options.data = argv[1];
@@ -177,16 +185,16 @@ int Main(int argc, char** argv) {
   // shared); rows per second, and what that caps the step at, at this run's unique rows per
   // rating, had the step nothing else to do.
   {
-    const int64_t chunk = 1024, chunks = 512;
-    std::vector<int32_t> ids(static_cast<size_t>(chunk * chunks));
+    const int64_t chunk = 1024, chunks_per_thread = 256;
+    // Thread t's rows are the rows r with r % 2 == t; one thread runs both lists.
+    std::vector<int32_t> mine[2];
     Rng rng(7);
     const uint64_t half = static_cast<uint64_t>(shape.rows[0] / 2);
-    for (size_t j = 0; j < ids.size(); ++j) {
-      ids[j] = static_cast<int32_t>(2 * rng.Below(half) + (j % 2));
+    for (int t = 0; t < 2; ++t) {
+      mine[t].resize(static_cast<size_t>(chunk * chunks_per_thread));
+      for (int32_t& id : mine[t]) id = static_cast<int32_t>(2 * rng.Below(half) + t);
     }
-    // Thread t's rows: the ids at even (t = 0) or odd (t = 1) positions, gathered per thread.
-    std::vector<int32_t> mine[2];
-    for (size_t j = 0; j < ids.size(); ++j) mine[j % 2].push_back(ids[j]);
+    const double total_rows = 2.0 * static_cast<double>(chunk * chunks_per_thread);
     std::vector<float> grads(static_cast<size_t>(chunk * width), 1e-3f);
     const PreparedStep step = PrepareStep(oc, width, 0.01, 0.9, 10);
     ThreadPool pool(2);
@@ -197,21 +205,19 @@ int Main(int argc, char** argv) {
       for (int r = 0; r < rounds; ++r) {
         const double t0 = Now();
         auto run = [&](int t) {
-          const std::vector<int32_t>& list = threads == 1 ? ids : mine[t];
-          for (size_t c = 0; c + static_cast<size_t>(chunk) <= list.size();
-               c += static_cast<size_t>(chunk)) {
-            shard.UpdateRows(0, step, list.data() + c, grads.data(), 0, chunk);
+          for (size_t c = 0; c < mine[t].size(); c += static_cast<size_t>(chunk)) {
+            shard.UpdateRows(0, step, mine[t].data() + c, grads.data(), 0, chunk);
           }
         };
         if (threads == 1) {
           run(0);
+          run(1);
         } else {
           pool.Run(run);
         }
-        rate.push_back(static_cast<double>(ids.size()) / (Now() - t0));
+        rate.push_back(total_rows / (Now() - t0));
       }
-      std::sort(rate.begin(), rate.end());
-      const double m = rate[rate.size() / 2];
+      const double m = Median(rate);
       // Each row's values and state read once and written back once.
       const double bytes_per_row = 2.0 * sizeof(float) * (width + shard.state_width());
       std::printf(
@@ -223,15 +229,11 @@ int Main(int argc, char** argv) {
           m / rows_per_rating);
     }
   }
-  std::sort(prep_ns.begin(), prep_ns.end());
-  std::sort(comp_ns.begin(), comp_ns.end());
-  std::sort(upd_ns.begin(), upd_ns.end());
-  const double c = comp_ns[comp_ns.size() / 2];
+  const double prep = Median(prep_ns), comp = Median(comp_ns);
   std::printf(
       "median over %d rounds: prepare %.1f ns/rating, compute %.1f ns/rating (update %.1f) "
       "(the pipelined step at most %.3g ratings/s)\n",
-      rounds, prep_ns[prep_ns.size() / 2], c, upd_ns[upd_ns.size() / 2],
-      1e9 / std::max(c, prep_ns[prep_ns.size() / 2]));
+      rounds, prep, comp, Median(upd_ns), 1e9 / std::max(comp, prep));
   return 0;
 }
 
