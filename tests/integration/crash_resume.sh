@@ -40,7 +40,7 @@ for attempt in $(seq 1 40); do
   # let the job run for a random 0.1-0.9 s before the kill.
   for _ in $(seq 1 300); do
     for p in $(pgrep -f "$CFPS train --data $WORK/r.data"); do
-      r=$(tr '\0' '\n' < /proc/$p/environ 2>/dev/null | sed -n 's/^OMPI_COMM_WORLD_RANK=//p')
+      r=$(rank_of "$p")
       [ "$r" = "$victim" ] && pid=$p
     done
     [ -n "$pid" ] && break

@@ -10,3 +10,8 @@ trap 'rm -rf "$WORK"' EXIT
 MPIRUN="timeout -k 5 120 mpirun"
 fail() { echo "FAIL: $*" >&2; exit 1; }
 pass() { echo "ok: $*"; }
+# The MPI rank of process $1 (OMPI_COMM_WORLD_RANK, set by mpirun in its environment), or nothing:
+# a process found by pgrep may have exited before its environment is read, which is no error.
+rank_of() {
+  { tr '\0' '\n' < "/proc/$1/environ"; } 2> /dev/null | sed -n 's/^OMPI_COMM_WORLD_RANK=//p' || true
+}

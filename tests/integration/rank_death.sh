@@ -12,8 +12,7 @@ for victim in 2 0; do  # a worker, then the server
   grep -q '^epoch' "$WORK/out" || fail "training did not start: $(cat "$WORK/err")"
   pid=""
   for p in $(pgrep -f "$CFPS train --ps 1 --data $WORK/r.data"); do
-    # The rank of a process is in its environment (set by mpirun).
-    r=$(tr '\0' '\n' < /proc/$p/environ 2>/dev/null | sed -n 's/^OMPI_COMM_WORLD_RANK=//p')
+    r=$(rank_of "$p")
     [ "$r" = "$victim" ] && pid=$p
   done
   [ -n "$pid" ] || fail "rank $victim not found"

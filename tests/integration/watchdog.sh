@@ -11,7 +11,7 @@ for _ in $(seq 1 600); do [ -s "$WORK/m.jsonl" ] && break; sleep 0.1; done
 [ -s "$WORK/m.jsonl" ] || { kill -9 $job; fail "training did not start"; }
 victim=""
 for p in $(pgrep -f "$CFPS train --data $WORK/r.data"); do
-  r=$(tr '\0' '\n' < /proc/$p/environ 2>/dev/null | sed -n 's/^OMPI_COMM_WORLD_RANK=//p')
+  r=$(rank_of "$p")
   [ "$r" = 2 ] && victim=$p
 done
 [ -n "$victim" ] || { kill -9 $job; fail "rank 2 not found"; }
