@@ -95,7 +95,9 @@ template <typename F>
 Status InTwo(size_t n, F&& f) {
   const size_t half = n / 2;
   Status first, second;
-  Both(n, [&] { second = f(1, half, n); }, [&] { first = f(0, size_t{0}, half); });
+  auto upper = [&] { second = f(1, half, n); };
+  auto lower = [&] { first = f(0, size_t{0}, half); };
+  Both(n, upper, lower);
   return first.ok() ? second : first;
 }
 
@@ -290,21 +292,20 @@ Status DropBad(const std::vector<size_t>& bad, Loaded* f) {
   p.item.reserve(n - bad.size());
   p.rating.reserve(n - bad.size());
   size_t next = 0;
-  CFPS_RETURN_IF_ERROR(f->source.ForEach(
-      0, n, kUser | kItem | kRating,
-      [&](size_t first, const int32_t* user, const int32_t* item, const float* rating,
-          size_t count) {
-        for (size_t j = 0; j < count; ++j) {
-          if (next < bad.size() && bad[next] == first + j) {
-            ++next;
-            continue;
-          }
-          p.user.push_back(user[j]);
-          p.item.push_back(item[j]);
-          p.rating.push_back(rating[j]);
-        }
-        return Status::OK();
-      }));
+  auto keep_good = [&](size_t first, const int32_t* user, const int32_t* item, const float* rating,
+                       size_t count) {
+    for (size_t j = 0; j < count; ++j) {
+      if (next < bad.size() && bad[next] == first + j) {
+        ++next;
+        continue;
+      }
+      p.user.push_back(user[j]);
+      p.item.push_back(item[j]);
+      p.rating.push_back(rating[j]);
+    }
+    return Status::OK();
+  };
+  CFPS_RETURN_IF_ERROR(f->source.ForEach(0, n, kUser | kItem | kRating, keep_good));
   f->skipped = static_cast<int64_t>(bad.size());
   if (p.size() == 0) {
     return Status::InvalidArgument("'" + f->prepared.path() + "': no ratings inside --y-range");
@@ -370,34 +371,34 @@ Status Place(const Source& src, const uint8_t* in_first, const std::vector<int32
   int64_t unknowns[2] = {0, 0};
   CFPS_RETURN_IF_ERROR(InTwo(n, [&](int part, size_t begin, size_t end) {
     size_t next[2] = {part == 0 ? 0 : first_before_half, part == 0 ? 0 : half - first_before_half};
-    return src.ForEach(begin, end, kUser | kItem | (keep ? kRating : 0),
-                       [&](size_t first, const int32_t* u, const int32_t* i, const float* r,
-                           size_t count) {
-                         // Counters in locals: stores into the arrays cannot then alias them.
-                         size_t n0 = next[0], n1 = next[1];
-                         int64_t unknown = 0;
-                         // user_rows outgrows the L2 cache (ML-25M: 650 KB): fetch ahead.
-                         constexpr size_t kAhead = 16;
-                         for (size_t j = 0; j < count; ++j) {
-                           if (j + kAhead < count) {
-                             __builtin_prefetch(&user_rows[static_cast<size_t>(u[j + kAhead])]);
-                             __builtin_prefetch(&item_rows[static_cast<size_t>(i[j + kAhead])]);
-                           }
-                           const int32_t user = user_rows[static_cast<size_t>(u[j])];
-                           const int32_t item = item_rows[static_cast<size_t>(i[j])];
-                           unknown += (user < 0) | (item < 0);
-                           if (!keep) continue;
-                           if (in_first == nullptr || in_first[first + j]) {
-                             to[0]->set(n0++, user, item, r[j]);
-                           } else {
-                             to[1]->set(n1++, user, item, r[j]);
-                           }
-                         }
-                         next[0] = n0;
-                         next[1] = n1;
-                         unknowns[part] += unknown;
-                         return Status::OK();
-                       });
+    return src.ForEach(
+        begin, end, kUser | kItem | (keep ? kRating : 0),
+        [&](size_t first, const int32_t* u, const int32_t* i, const float* r, size_t count) {
+          // Counters in locals: stores into the arrays cannot then alias them.
+          size_t n0 = next[0], n1 = next[1];
+          int64_t unknown = 0;
+          // user_rows outgrows the L2 cache (ML-25M: 650 KB): fetch ahead.
+          constexpr size_t kAhead = 16;
+          for (size_t j = 0; j < count; ++j) {
+            if (j + kAhead < count) {
+              __builtin_prefetch(&user_rows[static_cast<size_t>(u[j + kAhead])]);
+              __builtin_prefetch(&item_rows[static_cast<size_t>(i[j + kAhead])]);
+            }
+            const int32_t user = user_rows[static_cast<size_t>(u[j])];
+            const int32_t item = item_rows[static_cast<size_t>(i[j])];
+            unknown += (user < 0) | (item < 0);
+            if (!keep) continue;
+            if (in_first == nullptr || in_first[first + j]) {
+              to[0]->set(n0++, user, item, r[j]);
+            } else {
+              to[1]->set(n1++, user, item, r[j]);
+            }
+          }
+          next[0] = n0;
+          next[1] = n1;
+          unknowns[part] += unknown;
+          return Status::OK();
+        });
   }));
   *unknown += unknowns[0] + unknowns[1];
   return Status::OK();
@@ -445,8 +446,10 @@ Status BuildDataset(const DataOptions& options, Dataset* out, bool keep_ratings)
     }
     const size_t n = all.source.size(), n_valid = valid.source.size();
     if (keep_ratings) {
-      out->train = RatingArrays(ChooseRatingLayout(out->users.size(), out->items.size(), train_bits));
-      out->valid = RatingArrays(ChooseRatingLayout(out->users.size(), out->items.size(), valid_bits));
+      out->train =
+          RatingArrays(ChooseRatingLayout(out->users.size(), out->items.size(), train_bits));
+      out->valid =
+          RatingArrays(ChooseRatingLayout(out->users.size(), out->items.size(), valid_bits));
       out->train.resize(n);
       out->valid.resize(n_valid);
     } else {

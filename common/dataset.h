@@ -41,7 +41,7 @@ struct NoInitAllocator : std::allocator<T> {
   };
   NoInitAllocator() = default;
   template <typename U>
-  NoInitAllocator(const NoInitAllocator<U>&) noexcept {}
+  NoInitAllocator(const NoInitAllocator<U>&) noexcept {}  // NOLINT: allocators convert implicitly
   template <typename U>
   void construct(U* p) noexcept(std::is_nothrow_default_constructible<U>::value) {
     ::new (static_cast<void*>(p)) U;  // default-initialisation: nothing for a trivial type

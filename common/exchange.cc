@@ -24,11 +24,16 @@ Status AgreeOnStatus(Exchange* exchange, const Status& local) {
   if (!text.empty()) exchange->Broadcast(&text[0], text.size(), root);
   if (root != 0) text = "rank " + std::to_string(root) + ": " + text;
   switch (static_cast<Status::Code>(static_cast<int>(meta[1]))) {
-    case Status::Code::kInvalidArgument: return Status::InvalidArgument(text);
-    case Status::Code::kNotFound: return Status::NotFound(text);
-    case Status::Code::kCorruption: return Status::Corruption(text);
-    case Status::Code::kIOError: return Status::IOError(text);
-    default: return Status::Internal(text);
+    case Status::Code::kInvalidArgument:
+      return Status::InvalidArgument(text);
+    case Status::Code::kNotFound:
+      return Status::NotFound(text);
+    case Status::Code::kCorruption:
+      return Status::Corruption(text);
+    case Status::Code::kIOError:
+      return Status::IOError(text);
+    default:
+      return Status::Internal(text);
   }
 }
 

@@ -133,9 +133,7 @@ std::string FormatLogLine(std::string_view severity, std::string_view message) {
 
 void LogError(std::string_view message) { WriteStderr(FormatLogLine("error", message) + "\n"); }
 
-void LogWarning(std::string_view message) {
-  WriteStderr(FormatLogLine("warning", message) + "\n");
-}
+void LogWarning(std::string_view message) { WriteStderr(FormatLogLine("warning", message) + "\n"); }
 
 namespace internal {
 

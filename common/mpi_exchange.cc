@@ -1,13 +1,13 @@
 #include "common/mpi_exchange.h"
 
-#include <sys/prctl.h>
 #include <sched.h>
+#include <sys/prctl.h>
 #include <time.h>
 
 #include <algorithm>
 #include <climits>
-#include <cstdlib>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 #include "common/log.h"
@@ -64,8 +64,10 @@ MpiExchange::MpiExchange(MPI_Comm comm) {
   // Tuning knobs for experiments and unusual machines (README.md, "Waiting").
   if (const char* v = std::getenv("CFPS_WAIT_SPIN_US")) wait_config_.spin_us = std::atof(v);
   if (const char* v = std::getenv("CFPS_WAIT_YIELD_US")) wait_config_.yield_us = std::atof(v);
-  if (const char* v = std::getenv("CFPS_WAIT_MIN_SLEEP_US")) wait_config_.min_sleep_us = std::atof(v);
-  if (const char* v = std::getenv("CFPS_WAIT_MAX_SLEEP_US")) wait_config_.max_sleep_us = std::atof(v);
+  if (const char* v = std::getenv("CFPS_WAIT_MIN_SLEEP_US"))
+    wait_config_.min_sleep_us = std::atof(v);
+  if (const char* v = std::getenv("CFPS_WAIT_MAX_SLEEP_US"))
+    wait_config_.max_sleep_us = std::atof(v);
 }
 
 MpiExchange::~MpiExchange() {
@@ -112,24 +114,24 @@ void MpiExchange::WaitTransfer(MPI_Request* request, int source) {
 void MpiExchange::TimedOut(double waited, const char* what, const std::vector<int>& missing,
                            const char* label) {
   // The log prefix names this rank and its role ("cfps train[rank 1 worker]: error: ...").
-  std::string text = "waited " +
-                     std::to_string(static_cast<int>(waited)) + " s (--timeout " +
-                     std::to_string(static_cast<int>(timeout_s_)) + ") in " + what + " at " +
-                     (activity_step_ >= 0 ? "step " + std::to_string(activity_step_) + " (" +
-                                                activity_ + ")"
-                                          : std::string(activity_));
+  std::string text =
+      "waited " + std::to_string(static_cast<int>(waited)) + " s (--timeout " +
+      std::to_string(static_cast<int>(timeout_s_)) + ") in " + what + " at " +
+      (activity_step_ >= 0 ? "step " + std::to_string(activity_step_) + " (" + activity_ + ")"
+                           : std::string(activity_));
   if (!missing.empty()) {
     text += std::string("; ") + label;
     for (size_t j = 0; j < missing.size(); ++j) {
       const int p = missing[j];
       text += std::string(j ? ";" : "") + " " + RankName(p) + ", last heard at " +
-              (last_heard_step_[p] >= 0 ? "step " + std::to_string(last_heard_step_[p]) + " (" +
-                                              last_heard_[p] + ")"
-                                        : std::string(last_heard_[p]));
+              (last_heard_step_[p] >= 0
+                   ? "step " + std::to_string(last_heard_step_[p]) + " (" + last_heard_[p] + ")"
+                   : std::string(last_heard_[p]));
     }
   }
-  text += ". Aborting the job: a rank is stopped, hung or unreachable (check that process and "
-          "its host; if steps are legitimately this slow, raise --timeout, or 0 to wait forever)";
+  text +=
+      ". Aborting the job: a rank is stopped, hung or unreachable (check that process and "
+      "its host; if steps are legitimately this slow, raise --timeout, or 0 to wait forever)";
   LogError(text);
   MPI_Abort(comm_, 3);
   std::abort();
@@ -140,7 +142,7 @@ void MpiExchange::AllToAllV(std::vector<Buffer>* send, std::vector<Buffer>* recv
 }
 
 void MpiExchange::ExchangeBuffers(std::vector<Buffer>* send, std::vector<Buffer>* recv,
-                           const char* what) {
+                                  const char* what) {
   send->resize(static_cast<size_t>(size_));
   recv->resize(static_cast<size_t>(size_));
   ++counters_.collectives;
@@ -232,7 +234,8 @@ void MpiExchange::AllReduceMax(double* values, int n) {
   Collective(values, sizeof(double) * static_cast<size_t>(n), true, "an allreduce");
   for (int i = 0; i < n; ++i) {
     double best = coll_recv_[0].as<double>()[i];
-    for (int p = 1; p < size_; ++p) best = std::max(best, coll_recv_[static_cast<size_t>(p)].as<double>()[i]);
+    for (int p = 1; p < size_; ++p)
+      best = std::max(best, coll_recv_[static_cast<size_t>(p)].as<double>()[i]);
     values[i] = best;
   }
 }

@@ -62,7 +62,7 @@ bool HeaderValue(const std::string& header, const char* key, std::string_view* v
   if (pos == std::string::npos) return false;
   pos += quoted.size();
   while (pos < header.size() && header[pos] == ' ') ++pos;
-  *value = std::string_view(header).substr(pos);
+  *value = std::string_view{header}.substr(pos);
   return true;
 }
 

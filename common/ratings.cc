@@ -314,7 +314,7 @@ class CsvSplitter {
       // Whatever follows the closing quote up to the delimiter is kept (minimal handling).
       size_t end = k;
       while (end < line.size() && line[end] != delim) ++end;
-      if (!closed || Trim(line.substr(k, end - k)).size() > 0) {
+      if (!closed || !Trim(line.substr(k, end - k)).empty()) {
         s.append(line.data() + k, end - k);
       }
       s.reserve(s.size() + kOverRead);  // see kOverRead
@@ -356,11 +356,10 @@ class RatingsParser {
       if (format_ == RatingsFormat::kAuto) {
         if (line.find("::") != std::string_view::npos) {
           format_ = RatingsFormat::kDat;
-        } else if (line.find(',') != std::string_view::npos) {
-          format_ = RatingsFormat::kCsv;
-        } else if (line.find(';') != std::string_view::npos &&
-                   line.find_first_of(" \t") == std::string_view::npos) {
-          format_ = RatingsFormat::kCsv;  // a header like userId;movieId;rating
+        } else if (line.find(',') != std::string_view::npos ||
+                   (line.find(';') != std::string_view::npos &&
+                    line.find_first_of(" \t") == std::string_view::npos)) {
+          format_ = RatingsFormat::kCsv;  // commas, or a header like userId;movieId;rating
         } else {
           format_ = RatingsFormat::kTsv;
         }
@@ -425,9 +424,8 @@ class RatingsParser {
     for (int k = 0; k < n; ++k) {
       const bool user = out_->user[base + static_cast<size_t>(k)] == users_.bad_index();
       if (!user && out_->item[base + static_cast<size_t>(k)] != items_.bad_index()) continue;
-      const std::string& id =
-          user ? out_->user_names[static_cast<size_t>(users_.bad_index())]
-               : out_->item_names[static_cast<size_t>(items_.bad_index())];
+      const std::string& id = user ? out_->user_names[static_cast<size_t>(users_.bad_index())]
+                                   : out_->item_names[static_cast<size_t>(items_.bad_index())];
       return Status::InvalidArgument(
           path_ + ":" + std::to_string(pending_[k].line) + ": " + (user ? "user" : "item") +
           " id " + Quote(id) +
@@ -623,13 +621,16 @@ Status CheckLooksLikeText(const std::string& path, const char* data, size_t n) {
     return n >= len && std::memcmp(data, magic, len) == 0;
   };
   const std::string quoted = "'" + path + "'";
+  // The lengths are given: the NULs inside these byte-order marks are compared too.
+  // NOLINTBEGIN(bugprone-string-literal-with-embedded-nul)
   if (starts("\xFF\xFE", 2) || starts("\xFE\xFF", 2) || starts("\0\0\xFE\xFF", 4)) {
     const bool utf32 = starts("\xFF\xFE\0\0", 4) || starts("\0\0\xFE\xFF", 4);
+    // NOLINTEND(bugprone-string-literal-with-embedded-nul)
     const char* name = utf32 ? "UTF-32" : "UTF-16";
     return Status::InvalidArgument(quoted + " is " + name +
                                    " text (it starts with a byte-order mark); cfps reads UTF-8: "
-                                   "convert it, e.g. iconv -f " + name + " -t UTF-8 " + quoted +
-                                   " > ratings.utf8");
+                                   "convert it, e.g. iconv -f " +
+                                   name + " -t UTF-8 " + quoted + " > ratings.utf8");
   }
   if (starts("\x1F\x8B", 2)) {
     return Status::InvalidArgument(quoted + " is gzip-compressed: decompress it first (gunzip -k " +
@@ -689,7 +690,8 @@ Status ParseRange(int fd, const std::string& path, const ByteRange& range, uint6
     while (have < capacity) {
       ssize_t n;
       if (range.positional) {
-        const size_t want = static_cast<size_t>(std::min<uint64_t>(capacity - have, range.end - offset));
+        const size_t want =
+            static_cast<size_t>(std::min<uint64_t>(capacity - have, range.end - offset));
         n = want == 0 ? 0 : ::pread(fd, buf.data() + have, want, static_cast<off_t>(offset));
       } else {
         n = ::read(fd, buf.data() + have, capacity - have);
@@ -754,8 +756,9 @@ Status ParseRange(int fd, const std::string& path, const ByteRange& range, uint6
 uint64_t NextLineStart(int fd, uint64_t from, uint64_t size) {
   std::vector<char> buf(size_t{1} << 16);
   for (uint64_t at = from; at < size;) {
-    const ssize_t n = ::pread(fd, buf.data(), static_cast<size_t>(std::min<uint64_t>(buf.size(), size - at)),
-                              static_cast<off_t>(at));
+    const ssize_t n =
+        ::pread(fd, buf.data(), static_cast<size_t>(std::min<uint64_t>(buf.size(), size - at)),
+                static_cast<off_t>(at));
     if (n <= 0) return 0;
     if (const void* nl = std::memchr(buf.data(), '\n', static_cast<size_t>(n))) {
       return at + static_cast<uint64_t>(static_cast<const char*>(nl) - buf.data()) + 1;
@@ -770,8 +773,9 @@ int64_t CountLines(int fd, uint64_t end) {
   std::vector<char> buf(size_t{1} << 20);
   int64_t lines = 0;
   for (uint64_t at = 0; at < end;) {
-    const ssize_t n = ::pread(fd, buf.data(), static_cast<size_t>(std::min<uint64_t>(buf.size(), end - at)),
-                              static_cast<off_t>(at));
+    const ssize_t n =
+        ::pread(fd, buf.data(), static_cast<size_t>(std::min<uint64_t>(buf.size(), end - at)),
+                static_cast<off_t>(at));
     if (n <= 0) return -1;
     lines += std::count(buf.data(), buf.data() + n, '\n');
     at += static_cast<uint64_t>(n);
@@ -868,8 +872,8 @@ Status ReadRatings(const std::string& path, const ReadOptions& options, Ratings*
     *out = Ratings();
   }
   RatingsParser parser(path, options, out);
-  CFPS_RETURN_IF_ERROR(ParseRange(fd, path, ByteRange{regular, 0, size}, size, true, 0, &parser,
-                                  out));
+  CFPS_RETURN_IF_ERROR(
+      ParseRange(fd, path, ByteRange{regular, 0, size}, size, true, 0, &parser, out));
   return parser.Finish();
 }
 

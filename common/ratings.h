@@ -26,7 +26,8 @@ Status ParseRatingsFormat(const std::string& name, RatingsFormat* out);
 
 struct ReadOptions {
   RatingsFormat format = RatingsFormat::kAuto;
-  // Ratings outside [min_rating, max_rating] are errors (or skipped and counted with skip_bad_lines).
+  // Ratings outside [min_rating, max_rating] are errors (or skipped and counted with
+  // skip_bad_lines).
   double min_rating = 0.0;
   double max_rating = 5.5;
   // Skip malformed lines and out-of-range ratings, counting them, instead of failing.
@@ -45,7 +46,7 @@ struct Ratings {
   std::vector<int32_t> user;            // per rating: index into user_names
   std::vector<int32_t> item;            // per rating: index into item_names
   std::vector<float> rating;
-  int64_t skipped_lines = 0;            // with skip_bad_lines: lines that were dropped
+  int64_t skipped_lines = 0;  // with skip_bad_lines: lines that were dropped
   size_t size() const { return rating.size(); }
 };
 

@@ -29,7 +29,7 @@ struct Schedule {
   double mom_max = 0.95;
   double mom_min = 0.85;
 
-  double Lr(int64_t step) const;   // step is 0-based
+  double Lr(int64_t step) const;  // step is 0-based
   double Mom(int64_t step) const;
 };
 

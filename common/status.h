@@ -18,7 +18,9 @@ class [[nodiscard]] Status {
 
   Status() = default;
   static Status OK() { return Status(); }
-  static Status InvalidArgument(std::string msg) { return Status(Code::kInvalidArgument, std::move(msg)); }
+  static Status InvalidArgument(std::string msg) {
+    return Status(Code::kInvalidArgument, std::move(msg));
+  }
   static Status NotFound(std::string msg) { return Status(Code::kNotFound, std::move(msg)); }
   static Status IOError(std::string msg) { return Status(Code::kIOError, std::move(msg)); }
   static Status Corruption(std::string msg) { return Status(Code::kCorruption, std::move(msg)); }
@@ -59,24 +61,24 @@ std::string CheckOpMessage(const char* expr, const A& a, const B& b) {
 
 }  // namespace cfps
 
-#define CFPS_RETURN_IF_ERROR(expr)              \
-  do {                                          \
-    ::cfps::Status cfps_status_ = (expr);       \
+#define CFPS_RETURN_IF_ERROR(expr)               \
+  do {                                           \
+    ::cfps::Status cfps_status_ = (expr);        \
     if (!cfps_status_.ok()) return cfps_status_; \
   } while (0)
 
-#define CFPS_CHECK(cond) \
-  do {                   \
+#define CFPS_CHECK(cond)                                                                    \
+  do {                                                                                      \
     if (!(cond)) ::cfps::internal::CheckFailed(__FILE__, __LINE__, "check failed: " #cond); \
   } while (0)
 
-#define CFPS_CHECK_OP(a, op, b)                                                              \
-  do {                                                                                       \
-    const auto& cfps_a_ = (a);                                                               \
-    const auto& cfps_b_ = (b);                                                               \
-    if (!(cfps_a_ op cfps_b_))                                                               \
-      ::cfps::internal::CheckFailed(                                                         \
-          __FILE__, __LINE__,                                                                \
+#define CFPS_CHECK_OP(a, op, b)                                                                    \
+  do {                                                                                             \
+    const auto& cfps_a_ = (a);                                                                     \
+    const auto& cfps_b_ = (b);                                                                     \
+    if (!(cfps_a_ op cfps_b_))                                                                     \
+      ::cfps::internal::CheckFailed(                                                               \
+          __FILE__, __LINE__,                                                                      \
           ::cfps::internal::CheckOpMessage("check failed: " #a " " #op " " #b, cfps_a_, cfps_b_)); \
   } while (0)
 #define CFPS_CHECK_EQ(a, b) CFPS_CHECK_OP(a, ==, b)

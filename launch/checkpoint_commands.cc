@@ -16,54 +16,28 @@ namespace po = boost::program_options;
 
 namespace cfps {
 
-namespace {
-
-// Parses `desc`; on --help prints usage and sets *exit_code 0; on error prints and sets 2.
-bool ParseOrExit(int argc, const char* const* argv, const char* name, const char* usage,
-                 const po::options_description& desc, po::variables_map* vm, int* exit_code) {
-  try {
-    StoreCommandLine(argc, argv, desc, nullptr, vm);
-    po::notify(*vm);
-  } catch (const po::error& e) {
-    LogError(DescribeOptionError(e) + " (see cfps " + name + " --help)");
-    *exit_code = 2;
-    return false;
-  }
-  if (vm->count("help")) {
-    std::ostringstream os;
-    os << usage << "\n" << desc;
-    std::fputs(os.str().c_str(), stdout);
-    *exit_code = 0;
-    return false;
-  }
-  return true;
-}
-
-}  // namespace
+namespace {}  // namespace
 
 int RunInspect(int argc, const char* const* argv) {
   SetLogProgram("cfps inspect");
   std::string path;
   po::options_description desc("Options", 100);
-  desc.add_options()("checkpoint", po::value(&path), "checkpoint directory or step directory")(
-      "help,h", "show this help");
+  // clang-format off
+  desc.add_options()
+      ("checkpoint", po::value(&path), "checkpoint directory or step directory")
+      ("help,h", "show this help");
+  // clang-format on
   po::positional_options_description pos;
   pos.add("checkpoint", 1);
   po::variables_map vm;
-  try {
-    StoreCommandLine(argc, argv, desc, &pos, &vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    LogError(DescribeOptionError(e) + " (see cfps inspect --help)");
-    return 2;
-  }
-  if (vm.count("help")) {
-    std::ostringstream os;
-    os << "cfps inspect: print a checkpoint's MANIFEST and verify every file's checksum\n\n"
-          "usage: cfps inspect CKPT   (exit 0: sound; 1: damaged or incomplete)\n\n"
-       << desc;
-    std::fputs(os.str().c_str(), stdout);
-    return 0;
+  int rc = 0;
+  if (!ParseCommandLineOrExit(
+          argc, argv, "inspect",
+          "cfps inspect: print a checkpoint's MANIFEST and verify every file's "
+          "checksum\n\nusage: cfps inspect CKPT   (exit 0: sound; 1: damaged or "
+          "incomplete)\n",
+          desc, &pos, &vm, &rc)) {
+    return rc;
   }
   if (path.empty()) {
     LogError("name a checkpoint directory (cfps inspect CKPT)");
@@ -114,15 +88,19 @@ int RunExport(int argc, const char* const* argv) {
   SetLogProgram("cfps export");
   std::string path, out;
   po::options_description desc("Options", 100);
-  desc.add_options()("checkpoint", po::value(&path), "checkpoint directory or step directory")(
-      "out", po::value(&out), "directory for the NumPy files and users.tsv / items.tsv")(
-      "help,h", "show this help");
+  // clang-format off
+  desc.add_options()
+      ("checkpoint", po::value(&path), "checkpoint directory or step directory")
+      ("out", po::value(&out), "directory for the NumPy files and users.tsv / items.tsv")
+      ("help,h", "show this help");
+  // clang-format on
   po::variables_map vm;
   int rc = 0;
-  if (!ParseOrExit(argc, argv, "export",
-                   "cfps export: write a checkpoint's model in fastbook's NumPy layout, streaming "
-                   "shard by shard\n\nusage: cfps export --checkpoint CKPT --out DIR\n",
-                   desc, &vm, &rc)) {
+  if (!ParseCommandLineOrExit(argc, argv, "export",
+                              "cfps export: write a checkpoint's model in fastbook's NumPy layout, "
+                              "streaming shard by shard\n\nusage: cfps export --checkpoint CKPT "
+                              "--out DIR\n",
+                              desc, nullptr, &vm, &rc)) {
     return rc;
   }
   if (path.empty() || out.empty()) {

@@ -64,8 +64,8 @@ uint64_t NewRunId(Exchange* exchange) {
     uint64_t r = 0;
     std::ifstream urandom("/dev/urandom", std::ios::binary);
     urandom.read(reinterpret_cast<char*>(&r), sizeof(r));
-    r ^= Mix64(static_cast<uint64_t>(
-        std::chrono::steady_clock::now().time_since_epoch().count() ^ getpid()));
+    r ^= Mix64(static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count() ^
+                                     getpid()));
     // 2 x 32 bits travel exactly in doubles.
     id[0] = static_cast<double>(r >> 32);
     id[1] = static_cast<double>(r & 0xffffffffULL);
@@ -269,7 +269,8 @@ Status Checkpointer::Load(const std::string& path, int64_t* step) {
     for (int t = 0; t < 2 && s.ok(); ++t) {
       s = VerifyFile(step_dir, meta.files[static_cast<size_t>(t)]);
       Vocab saved;
-      if (s.ok()) s = Vocab::ReadTsv(JoinPath(step_dir, meta.files[static_cast<size_t>(t)].name), &saved);
+      if (s.ok())
+        s = Vocab::ReadTsv(JoinPath(step_dir, meta.files[static_cast<size_t>(t)].name), &saved);
       const Vocab& ours = t == 0 ? data_->users : data_->items;
       if (s.ok() && saved.names() != ours.names()) {
         s = Status::InvalidArgument("checkpoint '" + step_dir + "' was trained on other data (" +

@@ -67,14 +67,15 @@ MemoryPlan PlanMemory(const Roles& roles, int rank, const Dataset& data,
                                             static_cast<double>(rows[0] + rows[1]));
     p.shard_aggregation += touched * (width * 4 + 4);
   }
-  p.data = static_cast<double>(data.train.bytes() + data.valid.bytes()) +
-           VocabBytes(data.users) + VocabBytes(data.items);
-  p.loading = static_cast<double>(data.split_bytes) + VocabBytes(data.users) +
-              VocabBytes(data.items);
+  p.data = static_cast<double>(data.train.bytes() + data.valid.bytes()) + VocabBytes(data.users) +
+           VocabBytes(data.items);
+  p.loading =
+      static_cast<double>(data.split_bytes) + VocabBytes(data.users) + VocabBytes(data.items);
   if (roles.trains(rank)) {
     p.order = static_cast<double>(data.train.size()) * 4;
-    const double slice =
-        static_cast<double>((config.batch_size + roles.num_workers() - 1) / roles.num_workers());
+    const int64_t largest_slice =  // of a global batch, among the workers
+        (config.batch_size + roles.num_workers() - 1) / roles.num_workers();
+    const double slice = static_cast<double>(largest_slice);
     const double samples = std::max(slice, static_cast<double>(config.eval_batch));
     // Per sample: user, item, two slots, rating, error, delta. Per table, the batch's rows (at
     // most one per sample, at most the table, plus the zero row): the pulled row and its

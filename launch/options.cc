@@ -2,10 +2,12 @@
 
 #include <boost/program_options.hpp>
 #include <cmath>
+#include <cstdio>
 #include <fstream>
 #include <sstream>
 #include <vector>
 
+#include "common/log.h"
 #include "ps/optimizer.h"
 
 namespace po = boost::program_options;
@@ -114,8 +116,7 @@ std::string DescribeOptionError(const boost::program_options::error& e) {
 }
 
 void StoreCommandLine(int argc, const char* const* argv, const po::options_description& desc,
-                      const po::positional_options_description* positional,
-                      po::variables_map* vm) {
+                      const po::positional_options_description* positional, po::variables_map* vm) {
   // Every word no declared positional takes lands in a hidden option, and is reported.
   constexpr const char* kStray = "cfps-unexpected-argument";
   po::options_description all;
@@ -128,9 +129,31 @@ void StoreCommandLine(int argc, const char* const* argv, const po::options_descr
   const auto stray = vm->find(kStray);
   if (stray != vm->end()) {
     // A stored positional holds at least the one word that put it there.
-    throw po::error("unexpected argument '" +
-                    stray->second.as<std::vector<std::string>>().front() + "'");
+    throw po::error("unexpected argument '" + stray->second.as<std::vector<std::string>>().front() +
+                    "'");
   }
+}
+
+bool ParseCommandLineOrExit(int argc, const char* const* argv, const char* name,
+                            const std::string& usage, const po::options_description& desc,
+                            const po::positional_options_description* positional,
+                            po::variables_map* vm, int* exit_code) {
+  try {
+    StoreCommandLine(argc, argv, desc, positional, vm);
+    po::notify(*vm);
+  } catch (const po::error& e) {
+    LogError(DescribeOptionError(e) + " (see cfps " + name + " --help)");
+    *exit_code = 2;
+    return false;
+  }
+  if (vm->count("help")) {
+    std::ostringstream os;
+    os << usage << "\n" << desc;
+    std::fputs(os.str().c_str(), stdout);
+    *exit_code = 0;
+    return false;
+  }
+  return true;
 }
 
 Status ParseYRange(const std::vector<std::string>& tokens, double* lo, double* hi) {
@@ -162,6 +185,7 @@ Status ParseTrainOptions(int argc, const char* const* argv, TrainOptions* out, s
   uint64_t seed = 42;
   bool skip_bad = false;
   po::options_description data("Data", 100);
+  // clang-format off
   data.add_options()
       ("data", po::value(&o.data.data), "ratings file (u.data, ratings.dat, ratings.csv, ...)")
       ("format", po::value(&format)->default_value("auto"),
@@ -173,7 +197,9 @@ Status ParseTrainOptions(int argc, const char* const* argv, TrainOptions* out, s
        "seeded random fraction of the ratings held out for validation")
       ("skip-bad-lines", po::bool_switch(&skip_bad),
        "skip (and count) malformed lines and out-of-range ratings instead of failing");
+  // clang-format on
   po::options_description model("Model and training", 100);
+  // clang-format off
   model.add_options()
       ("factors", po::value(&o.train.dims.k)->default_value(50), "embedding size k")
       ("y-range", po::value(&y_range)->multitoken(),
@@ -192,7 +218,9 @@ Status ParseTrainOptions(int argc, const char* const* argv, TrainOptions* out, s
       ("threads", po::value(&o.train.threads)->default_value(0),
        "threads per rank for the phases of a step (the result does not depend on it); 0: the "
        "cores this rank may use, shared among the ranks on its node");
+  // clang-format on
   po::options_description run("Cluster and output", 100);
+  // clang-format off
   run.add_options()
       ("ps", po::value(&o.ps)->default_value(1),
        "server ranks S: ranks 0..S-1 serve shards, the rest train; with one rank, or --ps 0, "
@@ -233,6 +261,7 @@ Status ParseTrainOptions(int argc, const char* const* argv, TrainOptions* out, s
        "available")
       ("config", po::value(&config), "read options from an INI file (command line wins)")
       ("help,h", "show this help");
+  // clang-format on
   po::options_description all(100);
   all.add(data).add(model).add(run);
 
@@ -318,6 +347,7 @@ Status ParseGenOptions(int argc, const char* const* argv, GenOptions* gen, std::
   GenOptions g;
   std::string out;
   po::options_description desc("Options", 100);
+  // clang-format off
   desc.add_options()
       ("users", po::value(&g.users)->default_value(943), "number of users")
       ("items", po::value(&g.items)->default_value(1682), "number of items")
@@ -329,6 +359,7 @@ Status ParseGenOptions(int argc, const char* const* argv, GenOptions* gen, std::
        "output file (written atomically): u.data-like text, or the prepared binary form when "
        "it ends in .cfpsr")
       ("help,h", "show this help");
+  // clang-format on
   po::variables_map vm;
   CFPS_RETURN_IF_ERROR(Parse(argc, argv, desc, "", &vm));
   if (vm.count("help")) {
@@ -361,7 +392,8 @@ std::string MainUsage() {
          "  export  write a checkpoint's model as NumPy files (--checkpoint CKPT --out DIR)\n"
          "  recommend  top-N items for a user, most similar items, item biases (from --export)\n"
          "  plot    draw train/valid loss per epoch from --metrics-out as an SVG\n\n"
-         "build: " + CudaBuildInfo() + "\n";
+         "build: " +
+         CudaBuildInfo() + "\n";
 }
 
 }  // namespace cfps

@@ -29,9 +29,9 @@ struct TrainOptions {
   int64_t checkpoint_every = 0;  // steps; 0 = off
   int checkpoint_epochs = 0;     // epochs; 0 = off
   int keep = 3;
-  std::string resume;            // a checkpoint directory or step directory
+  std::string resume;               // a checkpoint directory or step directory
   bool ignore_memory_plan = false;  // --ignore-memory-plan
-  double timeout = 300;          // seconds a rank may wait for the others; 0 = forever
+  double timeout = 300;             // seconds a rank may wait for the others; 0 = forever
   ProgressMode progress = ProgressMode::kAuto;  // --progress (launch/progress.h)
   Device device = Device::kAuto;  // --device; resolved per rank into train.device/train.gpu
   std::string exchange = "auto";  // --exchange: auto|mpi|nccl
@@ -55,6 +55,16 @@ void StoreCommandLine(int argc, const char* const* argv,
                       const boost::program_options::options_description& desc,
                       const boost::program_options::positional_options_description* positional,
                       boost::program_options::variables_map* vm);
+
+// The command-line parse of a subcommand that reports its own errors (cfps prepare, inspect,
+// export): StoreCommandLine, then notify. Returns true when the command goes on. Otherwise sets
+// *exit_code: 0 after printing `usage`, a blank line and `desc` to stdout (--help, which `desc`
+// must declare), or 2 after logging one line "ERROR (see cfps NAME --help)".
+bool ParseCommandLineOrExit(
+    int argc, const char* const* argv, const char* name, const std::string& usage,
+    const boost::program_options::options_description& desc,
+    const boost::program_options::positional_options_description* positional,
+    boost::program_options::variables_map* vm, int* exit_code);
 
 // The value of --y-range (cfps train, cfps recommend): two numbers LO HI with LO < HI, both
 // finite, given as two tokens ("1", "5": the command line) or one ("1 5" or "1,5": an INI file).

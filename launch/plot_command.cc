@@ -57,7 +57,7 @@ Status ParseArgs(int argc, const char* const* argv, PlotArgs* out, bool* help) {
                           : arg == "--title" ? &out->title
                                              : nullptr;
     if (target == nullptr) {
-      return Status::InvalidArgument(arg.rfind("-", 0) == 0 ? "unknown option '" + arg + "'"
+      return Status::InvalidArgument(arg.rfind('-', 0) == 0 ? "unknown option '" + arg + "'"
                                                             : "unexpected argument '" + arg + "'");
     }
     if (!inline_value) {

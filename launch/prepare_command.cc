@@ -21,29 +21,26 @@ int RunPrepare(int argc, const char* const* argv) {
   std::string data, out, format = "auto";
   bool skip_bad = false;
   po::options_description desc("Options", 100);
-  desc.add_options()("data", po::value(&data),
-                     "ratings file to prepare (u.data, ratings.dat, ratings.csv, ...)")(
-      "format", po::value(&format)->default_value("auto"), "auto|tsv|dat|csv, as cfps train")(
-      "out", po::value(&out), "the prepared file to write (by convention FILE.cfpsr)")(
-      "skip-bad-lines", po::bool_switch(&skip_bad),
-      "skip (and count) malformed lines instead of failing")("help,h", "show this help");
+  // clang-format off
+  desc.add_options()
+      ("data", po::value(&data), "ratings file to prepare (u.data, ratings.dat, ratings.csv, ...)")
+      ("format", po::value(&format)->default_value("auto"), "auto|tsv|dat|csv, as cfps train")
+      ("out", po::value(&out), "the prepared file to write (by convention FILE.cfpsr)")
+      ("skip-bad-lines", po::bool_switch(&skip_bad),
+       "skip (and count) malformed lines instead of failing")
+      ("help,h", "show this help");
+  // clang-format on
   po::variables_map vm;
-  try {
-    StoreCommandLine(argc, argv, desc, nullptr, &vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    LogError(DescribeOptionError(e) + " (see cfps prepare --help)");
-    return 2;
-  }
-  if (vm.count("help")) {
-    std::ostringstream os;
-    os << "cfps prepare: parse a ratings file once into a binary form that cfps train maps\n"
-          "without parsing (give the .cfpsr file to --data or --valid-data; the split, the\n"
-          "vocabulary and the results are those of the text file)\n\n"
-          "usage: cfps prepare --data FILE --out FILE.cfpsr\n\n"
-       << desc;
-    std::fputs(os.str().c_str(), stdout);
-    return 0;
+  int rc = 0;
+  if (!ParseCommandLineOrExit(
+          argc, argv, "prepare",
+          "cfps prepare: parse a ratings file once into a binary form that cfps "
+          "train maps\nwithout parsing (give the .cfpsr file to --data or "
+          "--valid-data; the split, the\nvocabulary and the results are those "
+          "of the text file)\n\nusage: cfps prepare --data FILE --out "
+          "FILE.cfpsr\n",
+          desc, nullptr, &vm, &rc)) {
+    return rc;
   }
   ReadOptions read;
   Status s = ParseRatingsFormat(format, &read.format);

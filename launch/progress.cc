@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <string>
 
@@ -20,18 +21,6 @@ constexpr double kMaxLineGap = 60.0;
 constexpr double kBarRedraw = 0.1;
 constexpr int kBarWidth = 20;
 
-std::string Clock(double seconds) {
-  if (!(seconds >= 0) || !std::isfinite(seconds)) return "--:--";
-  long s = static_cast<long>(seconds + 0.5);
-  char buf[32];
-  if (s >= 3600) {
-    std::snprintf(buf, sizeof(buf), "%ld:%02ld:%02ld", s / 3600, s / 60 % 60, s % 60);
-  } else {
-    std::snprintf(buf, sizeof(buf), "%02ld:%02ld", s / 60, s % 60);
-  }
-  return buf;
-}
-
 bool LocaleIsUtf8() {
   for (const char* name : {"LC_ALL", "LC_CTYPE", "LANG"}) {
     const char* v = std::getenv(name);
@@ -44,6 +33,18 @@ bool LocaleIsUtf8() {
 }
 
 }  // namespace
+
+std::string FormatDuration(double seconds) {
+  if (!(seconds >= 0) || !std::isfinite(seconds)) return "--:--";
+  const long s = std::lround(seconds);
+  char buf[32];
+  if (s >= 3600) {
+    std::snprintf(buf, sizeof(buf), "%ld:%02ld:%02ld", s / 3600, s / 60 % 60, s % 60);
+  } else {
+    std::snprintf(buf, sizeof(buf), "%02ld:%02ld", s / 60, s % 60);
+  }
+  return buf;
+}
 
 Status ParseProgressMode(const std::string& name, ProgressMode* out) {
   if (name == "auto") {
@@ -88,11 +89,11 @@ std::string FormatProgress(const ProgressSnapshot& s, bool bar, bool utf8) {
         out += "-";
       }
     }
-    out += "| " + std::string(pct) + " " + count + " [" + Clock(s.elapsed) + "<" + Clock(left) +
-           ", " + rate + " ratings/s, loss " + loss + "]";
+    out += "| " + std::string(pct) + " " + count + " [" + FormatDuration(s.elapsed) + "<" +
+           FormatDuration(left) + ", " + rate + " ratings/s, loss " + loss + "]";
   } else {
-    out += std::string(pct) + "  " + count + " steps  " + Clock(s.elapsed) + "<" + Clock(left) +
-           "  " + rate + " ratings/s  loss " + loss;
+    out += std::string(pct) + "  " + count + " steps  " + FormatDuration(s.elapsed) + "<" +
+           FormatDuration(left) + "  " + rate + " ratings/s  loss " + loss;
   }
   return out;
 }

@@ -32,24 +32,28 @@ Status ParseProgressMode(const std::string& name, ProgressMode* out);
 // What one progress line shows.
 struct ProgressSnapshot {
   int epoch = 0;
-  int64_t step = 0;         // steps done in this epoch
-  int64_t steps = 0;        // steps in the epoch
-  int64_t first_step = 0;   // steps of the epoch done before this run (a resume mid-epoch)
-  double elapsed = 0;       // seconds since this run started the epoch
+  int64_t step = 0;        // steps done in this epoch
+  int64_t steps = 0;       // steps in the epoch
+  int64_t first_step = 0;  // steps of the epoch done before this run (a resume mid-epoch)
+  double elapsed = 0;      // seconds since this run started the epoch
   double ratings_per_s = 0;
-  double loss = -1;         // < 0: not known yet
+  double loss = -1;  // < 0: not known yet
 };
 
 // The text of one progress line (no \r, no newline). `bar` chooses the bar layout, `utf8` its
 // block characters; `lines` layout otherwise.
 std::string FormatProgress(const ProgressSnapshot& s, bool bar, bool utf8);
 
+// Seconds as fastai prints them: "mm:ss", or "h:mm:ss" from an hour; "--:--" when not finite or
+// negative (an estimate not known yet).
+std::string FormatDuration(double seconds);
+
 class Progress {
  public:
   // `tty`: whether `out` is a terminal (decides auto). steps_per_epoch, batch_size and
   // train_ratings give the ratings done after each step.
-  Progress(ProgressMode mode, bool tty, std::FILE* out, int64_t steps_per_epoch,
-           int64_t batch_size, int64_t train_ratings);
+  Progress(ProgressMode mode, bool tty, std::FILE* out, int64_t steps_per_epoch, int64_t batch_size,
+           int64_t train_ratings);
 
   bool enabled() const { return mode_ != ProgressMode::kNone; }
   // The time the next epoch's training starts (before Train, and after each epoch line).
@@ -73,12 +77,12 @@ class Progress {
 
   double mark_ = 0;
   int epoch_ = -1;
-  int64_t first_ = 0;      // in-epoch step this run started the epoch at
-  int64_t step_ = 0;       // in-epoch steps done
+  int64_t first_ = 0;  // in-epoch step this run started the epoch at
+  int64_t step_ = 0;   // in-epoch steps done
   double start_ = 0;
   double last_emit_ = 0;
   int last_decile_ = 0;
-  bool drawn_ = false;     // a bar is on the screen
+  bool drawn_ = false;  // a bar is on the screen
   double loss_ = -1;
 };
 

@@ -99,13 +99,6 @@ std::string Bytes(double b) {
   return buf;
 }
 
-std::string Clock(double seconds) {
-  long s = static_cast<long>(seconds + 0.5);
-  char buf[32];
-  std::snprintf(buf, sizeof(buf), "%02ld:%02ld", s / 60, s % 60);
-  return buf;
-}
-
 }  // namespace
 
 int RunTrain(int argc, const char* const* argv) {
@@ -149,6 +142,7 @@ int RunTrain(int argc, const char* const* argv) {
   CFPS_CHECK(Roles::Make(size, opt.ps, &roles).ok());
   SetLogRole(roles.Describe(rank));
   std::vector<std::string> rank_names;  // for the watchdog's messages, of every exchange
+  rank_names.reserve(static_cast<size_t>(size));
   for (int r = 0; r < size; ++r) rank_names.push_back(roles.Describe(r));
   ex->set_rank_names(rank_names);
   ex->set_timeout(opt.timeout);
@@ -172,8 +166,9 @@ int RunTrain(int argc, const char* const* argv) {
     const bool all_on_gpu = size > 1 && not_on_gpu == 0.0;
     if (opt.exchange == "nccl" && !all_on_gpu) {
       if (rank == 0) {
-        LogError("--exchange nccl needs two or more ranks, every one training on its own GPU "
-                 "(--ps 0, one rank per GPU): use --exchange mpi otherwise");
+        LogError(
+            "--exchange nccl needs two or more ranks, every one training on its own GPU "
+            "(--ps 0, one rank per GPU): use --exchange mpi otherwise");
       }
       return 1;
     }
@@ -197,8 +192,9 @@ int RunTrain(int argc, const char* const* argv) {
 #else
       if (opt.exchange == "nccl") {
         if (rank == 0) {
-          LogError("--exchange nccl: this cfps was built without NCCL (nccl.h was not found at "
-                   "build time): use --exchange mpi");
+          LogError(
+              "--exchange nccl: this cfps was built without NCCL (nccl.h was not found at "
+              "build time): use --exchange mpi");
         }
         return 1;
       }
@@ -289,7 +285,7 @@ int RunTrain(int argc, const char* const* argv) {
         data.train.size(), data.valid.size(), static_cast<long long>(data.valid_unknown),
         static_cast<long long>(data.users.size()), static_cast<long long>(data.items.size()),
         load_seconds);
-    if (data.valid.size() == 0) {
+    if (data.valid.empty()) {
       std::fflush(stdout);
       char pct[32];
       std::snprintf(pct, sizeof(pct), "%g", opt.data.valid_pct);
@@ -349,9 +345,10 @@ int RunTrain(int argc, const char* const* argv) {
   }
   const int64_t total_steps = trainer.steps_per_epoch() * opt.train.epochs;
   if (rank == 0 && start_step >= total_steps) {
-    std::printf("cfps: the checkpoint is at the end of training (step %lld of %lld): nothing left "
-                "to train\n",
-                static_cast<long long>(start_step), static_cast<long long>(total_steps));
+    std::printf(
+        "cfps: the checkpoint is at the end of training (step %lld of %lld): nothing left "
+        "to train\n",
+        static_cast<long long>(start_step), static_cast<long long>(total_steps));
     std::fflush(stdout);
   } else if (rank == 0) {  // after a resume that can fail: no table header above an error
     std::printf("%-6s %-11s %-11s %-11s %-6s %-10s %-10s %-10s\n", "epoch", "train_loss",
@@ -396,7 +393,7 @@ int RunTrain(int argc, const char* const* argv) {
   hooks.on_epoch = [&](const EpochMetrics& m) {
     progress.EndEpoch();
     std::printf("%-6d %-11.6f %-11.6f %-11.6f %-6s %-10.3g %-10s %-10s\n", m.epoch, m.train_loss,
-                m.valid_mse, m.valid_rmse, Clock(m.seconds).c_str(), m.ratings_per_s,
+                m.valid_mse, m.valid_rmse, FormatDuration(m.seconds).c_str(), m.ratings_per_s,
                 Bytes(static_cast<double>(m.bytes_pulled)).c_str(),
                 Bytes(static_cast<double>(m.bytes_pushed)).c_str());
     std::fflush(stdout);

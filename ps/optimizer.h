@@ -47,14 +47,14 @@ int StateFloatsPerRow(OptimizerKind kind, int width);
 // The per-step scalars, prepared once per step and shared by every row.
 struct PreparedStep {
   OptimizerKind kind;
-  int width;            // k + 1
-  float decay;          // adam: float(1 - lr*wd)
+  int width;    // k + 1
+  float decay;  // adam: float(1 - lr*wd)
   float b1, one_minus_b1, b2, one_minus_b2;
-  float step_size;      // adam: float(-lr/bc1); sgd/adagrad: float(lr)
-  float bc2;            // adam: float(bc2)
+  float step_size;  // adam: float(-lr/bc1); sgd/adagrad: float(lr)
+  float bc2;        // adam: float(bc2)
   float eps;
-  float wd;             // sgd/adagrad: coupled L2
-  float inv_width;      // adagrad: float(1/(k+1))
+  float wd;         // sgd/adagrad: coupled L2
+  float inv_width;  // adagrad: float(1/(k+1))
 };
 
 // lr and mom for this step (from the schedule) and t = global step, 1-based.

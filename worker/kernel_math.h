@@ -35,8 +35,8 @@ inline void AddScaledRow(T delta, const T* __restrict x, int k, T* __restrict g)
 // g[0..k-1] = 0 + delta * x[0..k-1]; g[k] = 0 + delta: AddScaledRow on a zeroed row, bit for bit.
 template <typename T>
 inline void StartScaledRow(T delta, const T* __restrict x, int k, T* __restrict g) {
-  for (int f = 0; f < k; ++f) g[f] = T(0) + delta * x[f];
-  g[k] = T(0) + delta;
+  for (int f = 0; f < k; ++f) g[f] = T{0} + delta * x[f];
+  g[k] = T{0} + delta;
 }
 
 // delta * [x, 1] into gradient row `slot` of grad (rows of k + 1), for slots numbered by first
@@ -58,7 +58,7 @@ inline void AccumulateRow(T delta, const T* __restrict x, int k, int32_t slot, i
 template <typename T>
 inline T Sigmoid(const T* __restrict u, const T* __restrict v, int k) {
   const T raw = Dot(u, v, k) + (u[k] + v[k]);
-  return T(1) / (T(1) + std::exp(-raw));
+  return T{1} / (T{1} + std::exp(-raw));
 }
 
 // The loss of one sample as the CPU kernels compute it (the CUDA kernels spell out the same
@@ -75,7 +75,7 @@ struct SampleLoss {
   }
   T Prediction(T s) const { return s * range + lo; }
   T Error(T s, T rating) const { return Prediction(s) - rating; }
-  T Delta(T s, T err) const { return two_over_b * err * range * s * (T(1) - s); }
+  T Delta(T s, T err) const { return two_over_b * err * range * s * (T{1} - s); }
 };
 
 }  // namespace kernel_math

@@ -46,8 +46,8 @@ void ReduceRows(int k, int64_t n, const int32_t* slot_of, const float* delta,
 
 // ForwardDeltas then ReduceRows for both tables in one pass over samples [0, n), on one thread:
 // the rows are read once, while in cache. user_slot/item_slot number each table's rows in order of
-// first appearance (0, 1, 2, ... as RowGrouper gives them with one shard): a slot seen for the first
-// time gets a zero gradient row, then every sample adds delta_i * [other row, 1] to its rows'
+// first appearance (0, 1, 2, ... as RowGrouper gives them with one shard): a slot seen for the
+// first time gets a zero gradient row, then every sample adds delta_i * [other row, 1] to its rows'
 // gradients in increasing sample order. The same bits as the phased kernels: err[i] as
 // ForwardDeltas, ugrad/igrad as ReduceRows.
 void ForwardReduce(const ModelDims& dims, const SampleRows& rows, const int32_t* user_slot,

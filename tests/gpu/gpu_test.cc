@@ -341,10 +341,10 @@ TEST(CudaDeathTest, OutOfMemoryIsOneClearLine) {
     }
     // Leave about 64 MB free, then ask for a batch whose rows alone take 260 MB.
     void* hog = nullptr;
-    size_t take = free_bytes > (size_t(64) << 20) ? free_bytes - (size_t(64) << 20) : 0;
+    size_t take = free_bytes > (size_t{64} << 20) ? free_bytes - (size_t{64} << 20) : 0;
     while (take > 0 && cudaMalloc(&hog, take) != cudaSuccess) {
       cudaGetLastError();
-      take -= std::min(take, size_t(64) << 20);
+      take -= std::min(take, size_t{64} << 20);
     }
     auto gpu = MakeBatchKernels(Device::kCuda, 0, 0);
     const int k = 64;

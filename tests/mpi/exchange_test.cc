@@ -22,7 +22,8 @@ TEST(MpiExchangeTest, AllToAllVDeliversEveryBufferIntactOverManyRounds) {
     for (int p = 0; p < n; ++p) {
       Buffer& b = send[static_cast<size_t>(p)];
       b.resize(MessageSize(me, p, round));
-      for (size_t j = 0; j < b.size(); ++j) b.data()[j] = static_cast<char>(me * 31 + p * 17 + round + j);
+      for (size_t j = 0; j < b.size(); ++j)
+        b.data()[j] = static_cast<char>(me * 31 + p * 17 + round + j);
       if (p != me) expect_sent += static_cast<int64_t>(b.size());
     }
     ex.AllToAllV(&send, &recv);

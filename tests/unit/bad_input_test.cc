@@ -25,15 +25,15 @@ Status ReadBytes(const TempDir& dir, const std::string& name, const std::string&
 TEST(BadInput, Utf16And32WithByteOrderMark) {
   TempDir dir;
   Ratings r;
-  Status s = ReadBytes(dir, "u16.data", std::string("\xFF\xFE" "1\0\t\0" "2\0", 8), &r);
+  Status s = ReadBytes(dir, "u16.data", std::string("\xFF\xFE\x31\0\t\0\x32\0", 8), &r);
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.message(), "'" + dir.Path("u16.data") +
                              "' is UTF-16 text (it starts with a byte-order mark); cfps reads "
                              "UTF-8: convert it, e.g. iconv -f UTF-16 -t UTF-8 '" +
                              dir.Path("u16.data") + "' > ratings.utf8");
-  s = ReadBytes(dir, "be.data", std::string("\xFE\xFF\0" "1", 4), &r);
+  s = ReadBytes(dir, "be.data", std::string("\xFE\xFF\0\x31", 4), &r);
   EXPECT_NE(s.message().find("is UTF-16 text"), std::string::npos) << s.message();
-  s = ReadBytes(dir, "u32.data", std::string("\xFF\xFE\0\0" "1\0\0\0", 8), &r);
+  s = ReadBytes(dir, "u32.data", std::string("\xFF\xFE\0\0\x31\0\0\0", 8), &r);
   EXPECT_NE(s.message().find("is UTF-32 text"), std::string::npos) << s.message();
 }
 
@@ -111,16 +111,19 @@ TEST(BadInput, BadLinesSayWhatToDo) {
   ReadOptions read;
   const std::string path = dir.Write("short.data", "1\t10\t4\n2\t20\n");
   Status s = ReadRatings(path, read, &r);
-  EXPECT_EQ(s.message(), path + ":2: expected 3 or more fields, got 2: '2\t20' (fix or delete "
-                                "the line, or pass --skip-bad-lines to skip and count such lines)");
+  EXPECT_EQ(s.message(), path +
+                             ":2: expected 3 or more fields, got 2: '2\t20' (fix or delete "
+                             "the line, or pass --skip-bad-lines to skip and count such lines)");
   read.skip_option = "";
   s = ReadRatings(path, read, &r);
-  EXPECT_EQ(s.message(), path + ":2: expected 3 or more fields, got 2: '2\t20' (fix or delete "
-                                "the line)");
+  EXPECT_EQ(s.message(), path +
+                             ":2: expected 3 or more fields, got 2: '2\t20' (fix or delete "
+                             "the line)");
   const std::string empty = dir.Write("empty.data", "\n  \n");
   s = ReadRatings(empty, read, &r);
-  EXPECT_EQ(s.message(), "'" + empty + "' contains no ratings (it is empty, or has only blank "
-                                       "lines or a header): pass a ratings file");
+  EXPECT_EQ(s.message(), "'" + empty +
+                             "' contains no ratings (it is empty, or has only blank "
+                             "lines or a header): pass a ratings file");
 }
 
 TEST(BadInput, DatasetNamesTheOptionOfAFileThatCannotBeRead) {

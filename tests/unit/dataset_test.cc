@@ -7,14 +7,14 @@
 
 #include <algorithm>
 #include <chrono>
-#include <future>
-#include <thread>
 #include <cmath>
 #include <cstring>
-#include <random>
+#include <future>
 #include <map>
+#include <random>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "common/prepared.h"
@@ -87,7 +87,8 @@ TEST(RatingLayoutTest, PacksWhenRowsAndRatingBitsFitInAWord) {
   EXPECT_EQ(l.user_bits + l.item_bits, 34);
   EXPECT_EQ(l.rating_shift, 2);
   // The same rows with ratings that use every mantissa bit: 12 bytes each.
-  EXPECT_FALSE(ChooseRatingLayout(162541, 59047, halves | BitsOf(std::nextafter(1.0f, 2.0f))).packed);
+  EXPECT_FALSE(
+      ChooseRatingLayout(162541, 59047, halves | BitsOf(std::nextafter(1.0f, 2.0f))).packed);
   // Small tables keep any float exactly.
   EXPECT_TRUE(ChooseRatingLayout(1000, 1000, BitsOf(3.14159f) | BitsOf(-1e-30f)).packed);
   // Rows near the int32 limit do not fit next to a rating that needs more than 2 bits.
@@ -112,6 +113,7 @@ TEST(RatingLayoutTest, BothLayoutsGiveBackExactlyWhatWasStored) {
                              : std::ldexp(any, -100);
     }
     std::vector<float> values;
+    values.reserve(want.size());
     for (const Rating& r : want) values.push_back(r.rating);
     const RatingLayout layout =
         ChooseRatingLayout(n_users, n_items, RatingBits(values.data(), values.size()));
@@ -269,7 +271,8 @@ TEST(BuildDataset, ServersKeepCountsAndVocabulariesOnly) {
     EXPECT_EQ(server.users.size(), worker.users.size());
     EXPECT_EQ(server.items.size(), worker.items.size());
     for (int64_t r = 0; r < worker.items.size(); ++r) {
-      EXPECT_EQ(server.items.Name(static_cast<int32_t>(r)), worker.items.Name(static_cast<int32_t>(r)));
+      EXPECT_EQ(server.items.Name(static_cast<int32_t>(r)),
+                worker.items.Name(static_cast<int32_t>(r)));
     }
     EXPECT_TRUE(server.train.counted() && server.valid.counted());
     EXPECT_FALSE(worker.train.counted());
@@ -327,8 +330,8 @@ TEST(BuildDataset, PreparedFileGivesTheTextFilesDataSet) {
   ASSERT_TRUE(WritePrepared(ViewOf(valid_parsed), dir.path() + "/v.cfpsr").ok());
   prepared_file.valid_data = dir.path() + "/v.cfpsr";
 
-  const std::pair<const DataOptions*, const DataOptions*> cases[] = {
-      {&text_split, &prepared_split}, {&text_file, &prepared_file}};
+  const std::pair<const DataOptions*, const DataOptions*> cases[] = {{&text_split, &prepared_split},
+                                                                     {&text_file, &prepared_file}};
   for (const auto& [from_text, from_prepared] : cases) {
     for (bool keep : {true, false}) {
       SCOPED_TRACE(from_text->valid_data + (keep ? " keep" : " serve"));

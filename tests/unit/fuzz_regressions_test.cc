@@ -173,7 +173,6 @@ TEST(FuzzRegressionConfig, OtherCommandsDoNotHangOnPlaceholders) {
   EXPECT_EXIT(RunCommandsWithPlaceholdersAndExit(), ::testing::ExitedWithCode(0), "");
 }
 
-
 // A MANIFEST as `cfps train --checkpoint-dir` writes it (one shard, Adam, k = 3).
 CheckpointMeta SmallMeta() {
   CheckpointMeta m;
@@ -257,9 +256,9 @@ TEST(FuzzRegressionManifest, TrailingOrRunTogetherValuesAreRejected) {
   ExpectManifestRejected(EditManifest(text, "step 4\n", "step 4 5\n"), "malformed line");
   ExpectManifestRejected(EditManifest(text, "y_range 0 5.5\n", "y_range 0.5.5\n"),
                          "malformed line 'y_range 0.5.5'");
-  ExpectManifestRejected(EditManifest(text, "file users.tsv 53 1862256980\n",
-                                      "file users.tsv 53 1862256980 9\n"),
-                         "malformed line");
+  ExpectManifestRejected(
+      EditManifest(text, "file users.tsv 53 1862256980\n", "file users.tsv 53 1862256980 9\n"),
+      "malformed line");
 }
 
 // fuzz_checkpoint_shard (whose MANIFEST check runs ParseManifest): "factors 2147483647" overflowed
@@ -304,7 +303,8 @@ TEST(FuzzRegressionShard, EmptyTablesWithAHugeKAllocateNothing) {
   const std::string dir = TempPath("empty_huge_k");
   ASSERT_TRUE(MakeDirs(dir).ok());
   CheckpointFile entry;
-  ASSERT_TRUE(WriteShardFile(dir + "/" + ShardFileName(0, 1), empty, m.run_id, m.step, &entry).ok());
+  ASSERT_TRUE(
+      WriteShardFile(dir + "/" + ShardFileName(0, 1), empty, m.run_id, m.step, &entry).ok());
   m.files = {entry};
   struct rusage before, after;
   getrusage(RUSAGE_SELF, &before);

@@ -38,6 +38,7 @@ inline std::vector<int32_t> UniqueSorted(std::vector<int32_t> ids) {
 inline std::vector<int32_t> SlotsOf(const std::vector<int32_t>& samples,
                                     const std::vector<int32_t>& unique_ids) {
   std::vector<int32_t> slots;
+  slots.reserve(samples.size());
   for (int32_t id : samples) {
     slots.push_back(static_cast<int32_t>(
         std::lower_bound(unique_ids.begin(), unique_ids.end(), id) - unique_ids.begin()));

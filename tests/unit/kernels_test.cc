@@ -180,8 +180,8 @@ Result<T> RunForwardBackward(const RandomProblem& p, const std::vector<T>& urows
                              int64_t end = -1) {
   if (end < 0) end = p.n;
   Result<T> r;
-  r.ugrad.assign(urows.size(), T(0));
-  r.igrad.assign(irows.size(), T(0));
+  r.ugrad.assign(urows.size(), T{0});
+  r.igrad.assign(irows.size(), T{0});
   r.sse = ForwardBackward<T>(p.dims, end - begin, p.user_slot.data() + begin,
                              p.item_slot.data() + begin, p.rating.data() + begin, urows.data(),
                              irows.data(), global_batch, r.ugrad.data(), r.igrad.data());
@@ -258,18 +258,18 @@ Result<T> DocumentedForwardBackward(const RandomProblem& p, const std::vector<T>
   const T lo = static_cast<T>(p.dims.lo), range = static_cast<T>(p.dims.hi - p.dims.lo);
   const T two_over_b = static_cast<T>(2.0 / static_cast<double>(global_batch));
   Result<T> r;
-  r.ugrad.assign(urows.size(), T(0));
-  r.igrad.assign(irows.size(), T(0));
+  r.ugrad.assign(urows.size(), T{0});
+  r.igrad.assign(irows.size(), T{0});
   for (int64_t i = 0; i < p.n; ++i) {
     const T* u = &urows[p.user_slot[i] * (k + 1)];
     const T* v = &irows[p.item_slot[i] * (k + 1)];
     T* gu = &r.ugrad[p.user_slot[i] * (k + 1)];
     T* gv = &r.igrad[p.item_slot[i] * (k + 1)];
     const T raw = DocumentedDot(u, v, k) + (u[k] + v[k]);
-    const T s = T(1) / (T(1) + std::exp(-raw));
+    const T s = T{1} / (T{1} + std::exp(-raw));
     const T err = (s * range + lo) - static_cast<T>(p.rating[i]);
     r.sse += static_cast<double>(err) * static_cast<double>(err);
-    const T delta = two_over_b * err * range * s * (T(1) - s);
+    const T delta = two_over_b * err * range * s * (T{1} - s);
     for (int f = 0; f < k; ++f) gu[f] += delta * v[f];
     gu[k] += delta;
     for (int f = 0; f < k; ++f) gv[f] += delta * u[f];

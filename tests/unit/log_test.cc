@@ -43,11 +43,12 @@ TEST_F(LogTest, MessagesStayOnOneLine) {
   EXPECT_EQ(OneLine("\x1b[31mred\x7f"), "\\x1b[31mred\\x7f");
   EXPECT_EQ(OneLine("back\\slash"), "back\\slash");
   // Valid UTF-8 is kept; latin-1 bytes and broken sequences are escaped.
-  EXPECT_EQ(OneLine("caf\xc3\xa9 \xe2\x96\x88 \xf0\x9f\x8e\xac"), "caf\xc3\xa9 \xe2\x96\x88 \xf0\x9f\x8e\xac");
+  EXPECT_EQ(OneLine("caf\xc3\xa9 \xe2\x96\x88 \xf0\x9f\x8e\xac"),
+            "caf\xc3\xa9 \xe2\x96\x88 \xf0\x9f\x8e\xac");
   EXPECT_EQ(OneLine("caf\xe9"), "caf\\xe9");
-  EXPECT_EQ(OneLine("\xe2\x96"), "\\xe2\\x96");        // truncated sequence
-  EXPECT_EQ(OneLine("\xc0\xaf"), "\\xc0\\xaf");        // overlong '/'
-  EXPECT_EQ(OneLine("\xed\xa0\x80"), "\\xed\\xa0\\x80");  // a surrogate
+  EXPECT_EQ(OneLine("\xe2\x96"), "\\xe2\\x96");                    // truncated sequence
+  EXPECT_EQ(OneLine("\xc0\xaf"), "\\xc0\\xaf");                    // overlong '/'
+  EXPECT_EQ(OneLine("\xed\xa0\x80"), "\\xed\\xa0\\x80");           // a surrogate
   EXPECT_EQ(OneLine("\xf4\x90\x80\x80"), "\\xf4\\x90\\x80\\x80");  // above U+10FFFF
   EXPECT_EQ(FormatLogLine("error", "x\ny").find('\n'), std::string::npos);
 }

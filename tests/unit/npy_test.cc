@@ -15,7 +15,7 @@ using ::cfps::testing::TempDir;
 
 TEST(NpyTest, RoundTripAndHeaderLayout) {
   const TempDir tmp;
-  const std::string dir = tmp.path();
+  const std::string& dir = tmp.path();
   const std::vector<float> data = {1, 2, 3, 4, 5, 6};
   ASSERT_TRUE(WriteNpy(dir + "/a.npy", data.data(), 2, 3).ok());
   std::string bytes;

@@ -20,10 +20,9 @@
 #include <vector>
 
 #include "common/schedule.h"
-#include "worker/kernels.h"
-
 #include "tests/unit/golden_json.h"
 #include "tests/unit/golden_util.h"
+#include "worker/kernels.h"
 
 namespace cfps {
 namespace {

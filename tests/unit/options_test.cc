@@ -44,12 +44,14 @@ TEST(OptionsTest, DefaultsAreFastais) {
 TEST(OptionsTest, ParsesEveryOption) {
   TrainOptions o;
   std::string help;
+  // clang-format off
   ASSERT_TRUE(Parse({"--data", "r.csv", "--format", "csv", "--factors", "8", "--y-range", "1",
                      "5", "--epochs", "2", "--batch-size", "1024", "--lr", "0.1", "--wd", "0",
                      "--optimizer", "adagrad", "--schedule", "constant", "--ps", "2", "--seed",
                      "7", "--metrics-out", "m.jsonl", "--export", "out", "--skip-bad-lines"},
                     &o, &help)
                   .ok());
+  // clang-format on
   EXPECT_EQ(o.data.read.format, RatingsFormat::kCsv);
   EXPECT_EQ(o.train.dims.k, 8);
   EXPECT_EQ(o.train.dims.lo, 1.0);
@@ -190,10 +192,10 @@ TEST(OptionsTest, HelpListsEveryOption) {
   TrainOptions o;
   std::string help;
   ASSERT_TRUE(Parse({"--help"}, &o, &help).ok());
-  for (const char* name : {"--data", "--format", "--valid-data", "--valid-pct", "--seed",
-                           "--factors", "--y-range", "--epochs", "--batch-size", "--lr", "--wd",
-                           "--optimizer", "--schedule", "--ps", "--metrics-out", "--export",
-                           "--config", "--skip-bad-lines"}) {
+  for (const char* name :
+       {"--data", "--format", "--valid-data", "--valid-pct", "--seed", "--factors", "--y-range",
+        "--epochs", "--batch-size", "--lr", "--wd", "--optimizer", "--schedule", "--ps",
+        "--metrics-out", "--export", "--config", "--skip-bad-lines"}) {
     EXPECT_NE(help.find(name), std::string::npos) << name;
   }
 }

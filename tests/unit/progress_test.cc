@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -49,6 +50,19 @@ TEST(ProgressMode, Parses) {
   Status s = ParseProgressMode("fancy", &m);
   EXPECT_FALSE(s.ok());
   EXPECT_EQ(s.message(), "--progress must be one of auto, bar, lines, none; got 'fancy'");
+}
+
+// The epoch table's time column and the bar's clocks: fastai's format_time. The table had its own
+// copy that printed 75 minutes as "75:00".
+TEST(FormatDuration, MinutesThenHoursAsFastai) {
+  EXPECT_EQ(FormatDuration(0), "00:00");
+  EXPECT_EQ(FormatDuration(59.4), "00:59");
+  EXPECT_EQ(FormatDuration(59.5), "01:00");
+  EXPECT_EQ(FormatDuration(3599.4), "59:59");
+  EXPECT_EQ(FormatDuration(75 * 60), "1:15:00");
+  EXPECT_EQ(FormatDuration(10 * 3600 + 61), "10:01:01");
+  EXPECT_EQ(FormatDuration(-1), "--:--");
+  EXPECT_EQ(FormatDuration(std::numeric_limits<double>::infinity()), "--:--");
 }
 
 TEST(FormatProgress, BarAndLines) {
@@ -99,8 +113,10 @@ TEST(Progress, LinesAtEveryTenthWithTheRunningLoss) {
   std::fclose(f);
   ResetLogIdentity();
   ASSERT_EQ(lines.size(), 18u);
-  EXPECT_EQ(lines[0], "cfps train: epoch 0  10%  10/100 steps  00:00<00:01  1e+03 ratings/s  loss -");
-  EXPECT_EQ(lines[1], "cfps train: epoch 0  20%  20/100 steps  00:00<00:01  1e+03 ratings/s  loss 2.0000");
+  EXPECT_EQ(lines[0],
+            "cfps train: epoch 0  10%  10/100 steps  00:00<00:01  1e+03 ratings/s  loss -");
+  EXPECT_EQ(lines[1],
+            "cfps train: epoch 0  20%  20/100 steps  00:00<00:01  1e+03 ratings/s  loss 2.0000");
   EXPECT_EQ(lines[8].substr(0, 36), "cfps train: epoch 0  90%  90/100 ste");
   EXPECT_EQ(lines[9].substr(0, 36), "cfps train: epoch 1  10%  10/100 ste");
   EXPECT_NE(lines[17].find("loss 0.5000"), std::string::npos) << lines[17];
@@ -129,7 +145,8 @@ TEST(Progress, BarRedrawsInPlaceAndIsErased) {
   Progress p(ProgressMode::kAuto, /*tty=*/true, f, 50, 4, 200);
   double now = 0;
   p.MarkStart(now);
-  for (int64_t g = 1; g <= 50; ++g) p.Step(g, now += 0.01, g % 16 == 0 || g == 50 ? 3.0 * 4 * g : -1);
+  for (int64_t g = 1; g <= 50; ++g)
+    p.Step(g, now += 0.01, g % 16 == 0 || g == 50 ? 3.0 * 4 * g : -1);
   p.EndEpoch();
   const std::string out = Contents(f);
   std::fclose(f);
@@ -139,7 +156,8 @@ TEST(Progress, BarRedrawsInPlaceAndIsErased) {
   for (size_t pos = 0; (pos = out.find("\repoch 0 |", pos)) != std::string::npos; ++pos) ++draws;
   EXPECT_EQ(draws, 6u);
   EXPECT_NE(out.find("100% 50/50 [00:01<00:00, 400 ratings/s, loss 3.0000]\033[K"),
-            std::string::npos) << out;
+            std::string::npos)
+      << out;
   EXPECT_EQ(out.substr(out.size() - 4), "\r\033[K");
 }
 
@@ -160,9 +178,11 @@ TEST(Progress, ResumedMidEpoch) {
   // 5 steps of 10 ratings in 0.5 s (shown rounded: 00:01), 50 steps left at that pace: 5 s;
   // then the loss from the 15 steps (150 ratings) of this run.
   EXPECT_NE(lines[0].find("epoch 1  50%  50/100 steps  00:01<00:05  100 ratings/s  loss -"),
-            std::string::npos) << lines[0];
+            std::string::npos)
+      << lines[0];
   EXPECT_NE(lines[1].find("60%  60/100 steps  00:02<00:04  100 ratings/s  loss 1.5000"),
-            std::string::npos) << lines[1];
+            std::string::npos)
+      << lines[1];
 }
 
 TEST(Progress, NoneWritesNothing) {

@@ -68,6 +68,7 @@ class RecommendTest : public ::testing::Test {
   static std::vector<std::string> RankedIds(const ExportedModel& m,
                                             const std::vector<ScoredItem>& r) {
     std::vector<std::string> ids;
+    ids.reserve(r.size());
     for (const ScoredItem& s : r) ids.push_back(m.items.Name(s.row));
     return ids;
   }

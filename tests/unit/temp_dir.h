@@ -45,7 +45,7 @@ class TempDir {
   // Writes `contents` (bytes, as given) to the file `name` in the directory, replacing any file of
   // that name, and returns its path.
   std::string Write(const std::string& name, const std::string& contents) const {
-    const std::string p = Path(name);
+    std::string p = Path(name);
     std::FILE* f = std::fopen(p.c_str(), "wb");
     if (f == nullptr) {
       std::perror(("TempDir::Write: " + p).c_str());

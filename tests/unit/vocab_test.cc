@@ -100,6 +100,7 @@ TEST(Vocab, WriteReadRoundTrip) {
 
 TEST(Vocab, LargeRoundTrip) {
   std::vector<std::string> names;
+  names.reserve(200000);
   for (int k = 0; k < 200000; ++k) names.push_back(std::to_string(k * 3));
   Vocab v = Vocab::Build(names);
   TempDir dir;

@@ -156,7 +156,8 @@ NcclExchange::~NcclExchange() {
 
 Status NcclExchange::Init(double timeout_s) {
   set_timeout(timeout_s);
-  const std::string where = "rank " + std::to_string(rank()) + " (GPU " + std::to_string(gpu_) + ")";
+  const std::string where =
+      "rank " + std::to_string(rank()) + " (GPU " + std::to_string(gpu_) + ")";
   Status local = LoadNccl(&api_);
   ncclUniqueId id;
   std::memset(&id, 0, sizeof(id));
@@ -192,8 +193,8 @@ Status NcclExchange::Init(double timeout_s) {
     local = Status::InvalidArgument("--exchange nccl: " + where +
                                     ": NCCL's initialisation did not finish within --timeout");
   } else if (r != ncclSuccess) {
-    local = Status::InvalidArgument("--exchange nccl: " + where + ": ncclCommInitRank: " +
-                                    api_.GetErrorString(r) +
+    local = Status::InvalidArgument("--exchange nccl: " + where +
+                                    ": ncclCommInitRank: " + api_.GetErrorString(r) +
                                     " (NCCL needs one GPU per rank: run one rank per GPU)");
   }
   if (!local.ok() && comm_ != nullptr) {
@@ -204,8 +205,7 @@ Status NcclExchange::Init(double timeout_s) {
 }
 
 void NcclExchange::Fatal(const std::string& what) {
-  LogError("GPU " + std::to_string(gpu_) + ": " + what +
-           " (NCCL exchange, at " +
+  LogError("GPU " + std::to_string(gpu_) + ": " + what + " (NCCL exchange, at " +
            (activity_step_ >= 0 ? "step " + std::to_string(activity_step_) + ", " : "") +
            activity_ + "). Aborting the job");
   if (comm_ != nullptr) api_.CommAbort(comm_);
@@ -228,8 +228,7 @@ void NcclExchange::Reserve(char** buffer, size_t* capacity, size_t bytes, bool d
                                : cudaMallocHost(reinterpret_cast<void**>(buffer), grown);
   if (e != cudaSuccess) {
     Fatal("cannot allocate " + std::to_string(grown / 1000000.0) + " MB of " +
-          (device ? "GPU" : "pinned host") + " memory for the exchange: " +
-          cudaGetErrorString(e));
+          (device ? "GPU" : "pinned host") + " memory for the exchange: " + cudaGetErrorString(e));
   }
   *capacity = grown;
 }
@@ -281,7 +280,8 @@ void NcclExchange::AllToAllV(std::vector<Buffer>* send, std::vector<Buffer>* rec
     Buffer& b = counts_send_[static_cast<size_t>(p)];
     b.clear();
     if (p == me) continue;
-    send_bytes_[static_cast<size_t>(p)] = static_cast<int64_t>((*send)[static_cast<size_t>(p)].size());
+    send_bytes_[static_cast<size_t>(p)] =
+        static_cast<int64_t>((*send)[static_cast<size_t>(p)].size());
     b.append(&send_bytes_[static_cast<size_t>(p)], sizeof(int64_t));
   }
   SyncControl();
@@ -313,9 +313,9 @@ void NcclExchange::AllToAllV(std::vector<Buffer>* send, std::vector<Buffer>* rec
                   static_cast<size_t>(send_bytes_[static_cast<size_t>(p)]));
     }
     if (total_send > 0) {
-      CheckCuda(cudaMemcpyAsync(device_send_, host_send_, total_send, cudaMemcpyHostToDevice,
-                                stream_),
-                "copying an all-to-all to the GPU");
+      CheckCuda(
+          cudaMemcpyAsync(device_send_, host_send_, total_send, cudaMemcpyHostToDevice, stream_),
+          "copying an all-to-all to the GPU");
     }
     CheckNccl(api_.GroupStart(), "ncclGroupStart");
     for (int p = 0; p < n; ++p) {
@@ -336,9 +336,9 @@ void NcclExchange::AllToAllV(std::vector<Buffer>* send, std::vector<Buffer>* rec
     CheckNccl(api_.GroupEnd(), "ncclGroupEnd");
     WaitIssued("an all-to-all over NCCL");
     if (total_recv > 0) {
-      CheckCuda(cudaMemcpyAsync(host_recv_, device_recv_, total_recv, cudaMemcpyDeviceToHost,
-                                stream_),
-                "copying an all-to-all from the GPU");
+      CheckCuda(
+          cudaMemcpyAsync(host_recv_, device_recv_, total_recv, cudaMemcpyDeviceToHost, stream_),
+          "copying an all-to-all from the GPU");
     }
     WaitStream("an all-to-all over NCCL");
   }

@@ -1,8 +1,8 @@
 #pragma once
-// NcclExchange: the Exchange of the single-node multi-GPU mode (`--exchange nccl`, README.md "GPU").
-// The payload of every all-to-all (the ids, rows and gradient rows of a step) moves from GPU to
-// GPU with grouped ncclSend/ncclRecv on the rank's GPU; what is small goes over MPI, through an
-// MpiExchange this exchange owns: the byte counts of each all-to-all (sent before the payload,
+// NcclExchange: the Exchange of the single-node multi-GPU mode (`--exchange nccl`, README.md
+// "GPU"). The payload of every all-to-all (the ids, rows and gradient rows of a step) moves from
+// GPU to GPU with grouped ncclSend/ncclRecv on the rank's GPU; what is small goes over MPI, through
+// an MpiExchange this exchange owns: the byte counts of each all-to-all (sent before the payload,
 // so a rank that died or stopped is caught there by the MPI watchdog, which names it), and the
 // allreduces, broadcasts and barriers of metrics and control (summed in rank order on the host:
 // the same bits as the MPI exchange). The byte counters count the payload and the MPI
