@@ -99,6 +99,18 @@ std::string Bytes(double b) {
   return buf;
 }
 
+std::string Fixed6(double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof(buf), "%.6f", v);
+  return buf;
+}
+
+std::string Json9(double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof(buf), "%.9g", v);
+  return buf;
+}
+
 }  // namespace
 
 int RunTrain(int argc, const char* const* argv) {
@@ -291,8 +303,8 @@ int RunTrain(int argc, const char* const* argv) {
       std::snprintf(pct, sizeof(pct), "%g", opt.data.valid_pct);
       LogWarning("no validation ratings (--valid-pct " + std::string(pct) + " of " +
                  std::to_string(data.train.size()) +
-                 " ratings holds out none): valid_loss and valid_rmse will show 0; hold some out "
-                 "with --valid-pct or --valid-data");
+                 " ratings holds out none): valid_loss and valid_rmse will show '-' (null in "
+                 "--metrics-out); hold some out with --valid-pct or --valid-data");
     }
     if (data.skipped_lines) {
       std::printf("cfps: skipped %lld bad lines (--skip-bad-lines)\n",
@@ -392,20 +404,25 @@ int RunTrain(int argc, const char* const* argv) {
   };
   hooks.on_epoch = [&](const EpochMetrics& m) {
     progress.EndEpoch();
-    std::printf("%-6d %-11.6f %-11.6f %-11.6f %-6s %-10.3g %-10s %-10s\n", m.epoch, m.train_loss,
-                m.valid_mse, m.valid_rmse, FormatDuration(m.seconds).c_str(), m.ratings_per_s,
-                Bytes(static_cast<double>(m.bytes_pulled)).c_str(),
+    // No validation ratings: "-" in the table (fastai shows None), null in the metrics file.
+    const bool no_valid = m.valid_count == 0;
+    std::printf("%-6d %-11.6f %-11s %-11s %-6s %-10.3g %-10s %-10s\n", m.epoch, m.train_loss,
+                no_valid ? "-" : Fixed6(m.valid_mse).c_str(),
+                no_valid ? "-" : Fixed6(m.valid_rmse).c_str(), FormatDuration(m.seconds).c_str(),
+                m.ratings_per_s, Bytes(static_cast<double>(m.bytes_pulled)).c_str(),
                 Bytes(static_cast<double>(m.bytes_pushed)).c_str());
     std::fflush(stdout);
     progress.MarkStart(WallNow());
     if (metrics) {
       std::fprintf(metrics,
-                   "{\"epoch\": %d, \"step\": %lld, \"train_loss\": %.9g, \"valid_mse\": %.9g, "
-                   "\"valid_rmse\": %.9g, \"seconds\": %.6f, \"ratings_per_s\": %.6g, "
+                   "{\"epoch\": %d, \"step\": %lld, \"train_loss\": %.9g, \"valid_mse\": %s, "
+                   "\"valid_rmse\": %s, \"seconds\": %.6f, \"ratings_per_s\": %.6g, "
                    "\"bytes_pulled\": %lld, \"bytes_pushed\": %lld, \"valid_unknown\": %lld}\n",
-                   m.epoch, static_cast<long long>(m.step), m.train_loss, m.valid_mse, m.valid_rmse,
-                   m.seconds, m.ratings_per_s, static_cast<long long>(m.bytes_pulled),
-                   static_cast<long long>(m.bytes_pushed), static_cast<long long>(m.valid_unknown));
+                   m.epoch, static_cast<long long>(m.step), m.train_loss,
+                   no_valid ? "null" : Json9(m.valid_mse).c_str(),
+                   no_valid ? "null" : Json9(m.valid_rmse).c_str(), m.seconds, m.ratings_per_s,
+                   static_cast<long long>(m.bytes_pulled), static_cast<long long>(m.bytes_pushed),
+                   static_cast<long long>(m.valid_unknown));
       std::fflush(metrics);
     }
   };

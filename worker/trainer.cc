@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <limits>
 
 #include "common/sharding.h"
 #include "common/status.h"
@@ -645,7 +646,8 @@ int64_t Trainer::Train(int64_t start_step, const Hooks& hooks) {
       m.train_loss = trained > 0 ? sums[0] / trained : 0.0;
       m.valid_count = valid_count;
       m.valid_unknown = data_->valid_unknown;
-      m.valid_mse = valid_count ? valid_sse / static_cast<double>(valid_count) : 0.0;
+      m.valid_mse = valid_count ? valid_sse / static_cast<double>(valid_count)
+                                : std::numeric_limits<double>::quiet_NaN();
       m.valid_rmse = std::sqrt(m.valid_mse);
       m.train_seconds = times[0];
       m.seconds = times[1];

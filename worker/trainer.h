@@ -74,10 +74,10 @@ bool PreparesAhead(const TrainConfig& config, const Roles& roles, int rank);
 
 struct EpochMetrics {
   int epoch = 0;
-  int64_t step = 0;       // global steps done so far
-  double train_loss = 0;  // mean squared error over the epoch's training ratings
-  double valid_mse = 0;
-  double valid_rmse = 0;
+  int64_t step = 0;          // global steps done so far
+  double train_loss = 0;     // mean squared error over the epoch's training ratings
+  double valid_mse = 0;      // NaN when there are no validation ratings (valid_count 0)
+  double valid_rmse = 0;     // likewise
   double seconds = 0;        // the whole epoch, evaluation included
   double train_seconds = 0;  // the training steps only
   double ratings_per_s = 0;  // training ratings / train_seconds

@@ -31,6 +31,18 @@ for want in ('ml <test> & "co"', "train_loss", "valid_mse", "epoch"):
 PYEOF
 pass "plot: 2 lines, well-formed, title escaped"
 
+# No validation ratings: the table shows "-", the metrics file null, and the plot has the train line.
+"$CFPS" train --data "$WORK/r.data" --factors 8 --epochs 2 --valid-pct 0 \
+  --metrics-out "$WORK/nv.jsonl" > "$WORK/nv.out" 2>/dev/null || fail "train --valid-pct 0 failed"
+grep -qE '^1 +[0-9.]+ +- +- ' "$WORK/nv.out" || fail "no '-' valid columns: $(cat "$WORK/nv.out")"
+grep -q '"valid_mse": null, "valid_rmse": null' "$WORK/nv.jsonl" || fail "no null: $(cat "$WORK/nv.jsonl")"
+"$PY" -c 'import json, sys; [json.loads(l) for l in open(sys.argv[1])]' "$WORK/nv.jsonl" \
+  || fail "nv.jsonl is not JSON"
+"$CFPS" plot --metrics "$WORK/nv.jsonl" --out "$WORK/nv.svg" 2>/dev/null || fail "plot of nulls"
+lines=$(grep -cE '<(polyline|path)[ >]' "$WORK/nv.svg" || true)
+[ "$lines" = 1 ] || fail "expected the train line alone, got $lines lines"
+pass "no validation: '-' in the table, null in the metrics, the train line plotted"
+
 # A hand-written log: blank lines, NaN from a diverged run, extra keys, spaces.
 printf '{"epoch": 0, "train_loss": 1.5, "valid_mse": 1.2}\n\n{ "epoch":1,"train_loss":NaN,"valid_mse":1.1, "note": "x" }\n' \
   > "$WORK/hand.jsonl"
