@@ -102,6 +102,7 @@ CheckpointMeta Checkpointer::Describe(int64_t step) const {
   m.train_ratings = static_cast<int64_t>(data_->train.size());
   m.seed = c.seed;
   m.batch_size = c.batch_size;
+  m.order_blocks = c.order_blocks;
   m.workers = roles_.num_workers();
   m.epochs = c.epochs;
   m.lr = c.lr;
@@ -233,6 +234,14 @@ Status Checkpointer::CheckCompatible(const CheckpointMeta& m, const std::string&
   if (m.seed != c.seed) return differs("--seed", std::to_string(m.seed), std::to_string(c.seed));
   if (m.batch_size != c.batch_size) {
     return differs("--batch-size", std::to_string(m.batch_size), std::to_string(c.batch_size));
+  }
+  if (m.order_blocks != c.order_blocks) {
+    auto name = [](int blocks) {
+      return blocks == 1 ? std::string("random (or blocked with 1 x 1 tiles)")
+                         : "blocked with " + std::to_string(blocks) + " x " +
+                               std::to_string(blocks) + " tiles";
+    };
+    return differs("--order", name(m.order_blocks), name(c.order_blocks));
   }
   if (m.epochs != c.epochs) {
     return differs("--epochs", std::to_string(m.epochs), std::to_string(c.epochs));

@@ -73,6 +73,10 @@ MemoryPlan PlanMemory(const Roles& roles, int rank, const Dataset& data,
       static_cast<double>(data.split_bytes) + VocabBytes(data.users) + VocabBytes(data.items);
   if (roles.trains(rank)) {
     p.order = static_cast<double>(data.train.size()) * 4;
+    if (config.order_blocks > 1) {  // BlockedEpochOrder: row -> range, and four arrays per tile
+      const double tiles = static_cast<double>(config.order_blocks) * config.order_blocks;
+      p.order += static_cast<double>(data.users.size() + data.items.size()) * 4 + tiles * 28;
+    }
     const int64_t largest_slice =  // of a global batch, among the workers
         (config.batch_size + roles.num_workers() - 1) / roles.num_workers();
     const double slice = static_cast<double>(largest_slice);

@@ -179,7 +179,8 @@ Status ParseYRange(const std::vector<std::string>& tokens, double* lo, double* h
 
 Status ParseTrainOptions(int argc, const char* const* argv, TrainOptions* out, std::string* help) {
   TrainOptions o;
-  std::string format = "auto", optimizer = "adam", schedule = "one-cycle", config, device;
+  std::string format = "auto", optimizer = "adam", schedule = "one-cycle", order = "random", config,
+              device;
   std::string progress = "auto";
   std::vector<std::string> y_range;
   uint64_t seed = 42;
@@ -213,6 +214,14 @@ Status ParseTrainOptions(int argc, const char* const* argv, TrainOptions* out, s
       ("schedule", po::value(&schedule)->default_value("one-cycle"),
        "one-cycle (fastai fit_one_cycle) | constant")
       ("seed", po::value(&seed)->default_value(42), "seed of the split, the init and the order")
+      ("order", po::value(&order)->default_value("random"),
+       "random|blocked: the order of each epoch. random: a seeded permutation of the ratings "
+       "(fastai's shuffled DataLoader); blocked: LIBMF's blocking, the rating matrix cut into "
+       "B x B tiles by row ranges, the tiles in a seeded random order and each tile's ratings "
+       "shuffled, so that consecutive batches share rows that stay in the caches")
+      ("blocks", po::value(&o.blocks)->default_value(0),
+       "B of --order blocked; 0: the smallest B whose tile's rows take at most 2 MB, capped so "
+       "that a tile holds 4 batches on average (1 on small data sets: the random order)")
       ("eval-batch", po::value(&o.train.eval_batch)->default_value(16384),
        "validation ratings per worker per evaluation round")
       ("threads", po::value(&o.train.threads)->default_value(0),
@@ -284,6 +293,20 @@ Status ParseTrainOptions(int argc, const char* const* argv, TrainOptions* out, s
   if (o.exchange != "auto" && o.exchange != "mpi" && o.exchange != "nccl") {
     return Status::InvalidArgument("--exchange: unknown exchange '" + o.exchange +
                                    "' (expected auto, mpi or nccl)");
+  }
+  if (order == "blocked") {
+    o.blocked_order = true;
+  } else if (order != "random") {
+    return Status::InvalidArgument("--order must be random or blocked, got '" + order + "'");
+  }
+  if (o.blocks < 0 || o.blocks > 1024) {
+    return Status::InvalidArgument("--blocks must be 0 (automatic) or 1..1024, got " +
+                                   std::to_string(o.blocks));
+  }
+  if (o.blocks != 0 && !o.blocked_order) {
+    return Status::InvalidArgument("--blocks " + std::to_string(o.blocks) +
+                                   " applies to --order blocked only (this run has --order "
+                                   "random)");
   }
   if (schedule == "one-cycle") {
     o.train.schedule = ScheduleKind::kOneCycle;

@@ -35,6 +35,8 @@ struct TrainOptions {
   ProgressMode progress = ProgressMode::kAuto;  // --progress (launch/progress.h)
   Device device = Device::kAuto;  // --device; resolved per rank into train.device/train.gpu
   std::string exchange = "auto";  // --exchange: auto|mpi|nccl
+  bool blocked_order = false;     // --order blocked (else random)
+  int blocks = 0;                 // --blocks; 0: AutoBlocks (worker/batch.h)
 };
 
 // On --help, sets *help to the usage text and returns OK without validating anything else.

@@ -25,6 +25,8 @@
 #include "launch/memory_plan.h"
 #include "launch/options.h"
 #include "launch/progress.h"
+#include "ps/optimizer.h"
+#include "worker/batch.h"
 #include "worker/trainer.h"
 #ifdef CFPS_HAVE_NCCL
 #include "worker/cuda/nccl_exchange.h"
@@ -238,6 +240,16 @@ int RunTrain(int argc, const char* const* argv) {
     // The cores this rank may use, shared with the other ranks of its node.
     opt.train.threads = std::max(1, AvailableCores() / std::max(1, local_ranks));
   }
+  if (opt.blocked_order) {
+    const int width = opt.train.dims.k + 1;
+    const int64_t row_bytes = static_cast<int64_t>(sizeof(float)) *
+                              (width + StateFloatsPerRow(opt.train.optimizer.kind, width));
+    opt.train.order_blocks =
+        opt.blocks > 0 ? opt.blocks
+                       : AutoBlocks(static_cast<int64_t>(data.users.size()),
+                                    static_cast<int64_t>(data.items.size()), row_bytes,
+                                    static_cast<int64_t>(data.train.size()), opt.train.batch_size);
+  }
   const MemoryPlan plan = PlanMemory(roles, rank, data, opt.train);
   {
     double node_need = plan.total() - plan.data;
@@ -312,12 +324,16 @@ int RunTrain(int argc, const char* const* argv) {
     }
     std::printf(
         "cfps: %d rank%s: %d server%s, %d worker%s; k=%d, batch %lld, %s, lr %g, wd %g, "
-        "%s schedule, %d epochs\n",
+        "%s schedule, %d epochs%s\n",
         size, size > 1 ? "s" : "", roles.num_shards(), roles.num_shards() > 1 ? "s" : "",
         roles.num_workers(), roles.num_workers() > 1 ? "s" : "", opt.train.dims.k,
         static_cast<long long>(opt.train.batch_size), OptimizerName(opt.train.optimizer.kind),
         opt.train.lr, opt.train.optimizer.wd,
-        opt.train.schedule == ScheduleKind::kOneCycle ? "one-cycle" : "constant", opt.train.epochs);
+        opt.train.schedule == ScheduleKind::kOneCycle ? "one-cycle" : "constant", opt.train.epochs,
+        opt.blocked_order ? (", blocked order (" + std::to_string(opt.train.order_blocks) + " x " +
+                             std::to_string(opt.train.order_blocks) + " tiles)")
+                                .c_str()
+                          : "");
     std::printf("cfps: memory plan of rank 0 (%s): %s, process baseline %.1f MB\n",
                 roles.Describe(0).c_str(), DescribePlan(plan).c_str(), baseline_rss / 1e6);
     std::fflush(stdout);

@@ -176,6 +176,7 @@ std::string FormatManifest(const CheckpointMeta& m) {
      << "train_ratings " << m.train_ratings << "\n"
      << "seed " << m.seed << "\n"
      << "batch_size " << m.batch_size << "\n"
+     << "order_blocks " << m.order_blocks << "\n"
      << "workers " << m.workers << "\n"
      << "epochs " << m.epochs << "\n"
      << "lr " << m.lr << "\n"
@@ -240,6 +241,8 @@ Status ParseManifest(const std::string& text, const std::string& path, Checkpoin
       ok = Field(ls, &m.seed);
     else if (key == "batch_size")
       ok = Field(ls, &m.batch_size);
+    else if (key == "order_blocks")  // optional: written since --order blocked
+      ok = Field(ls, &m.order_blocks) && m.order_blocks >= 1;
     else if (key == "workers")
       ok = Field(ls, &m.workers);
     else if (key == "epochs")

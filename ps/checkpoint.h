@@ -67,6 +67,7 @@ struct CheckpointMeta {
   int64_t train_ratings = 0;
   uint64_t seed = 0;
   int64_t batch_size = 0;
+  int order_blocks = 1;  // --order blocked's B; 1: --order random (and MANIFESTs without the line)
   int workers = 0;
   int epochs = 0;
   double lr = 0, wd = 0, y_lo = 0, y_hi = 0;

@@ -1,5 +1,8 @@
 #include "worker/batch.h"
 
+#include <algorithm>
+#include <cmath>
+
 #include "common/huge_pages.h"
 #include "common/random.h"
 #include "common/status.h"
@@ -16,6 +19,71 @@ void EpochOrder(uint64_t seed, int64_t epoch, int64_t n, std::vector<int32_t>* o
   for (int64_t i = 0; i < n; ++i) (*order)[static_cast<size_t>(i)] = static_cast<int32_t>(i);
   Rng rng(Hash4(seed, 0x65706f6368ULL /* "epoch" */, static_cast<uint64_t>(epoch), 0));
   Shuffle(order->data(), n, &rng);
+}
+
+void BlockedEpochOrder(uint64_t seed, int64_t epoch, const RatingArrays& ratings, int64_t users,
+                       int64_t items, int blocks, std::vector<int32_t>* order) {
+  CFPS_CHECK_GE(blocks, 1);
+  const int64_t n = static_cast<int64_t>(ratings.size());
+  if (blocks == 1) {
+    EpochOrder(seed, epoch, n, order);
+    return;
+  }
+  ReserveHuge(order, static_cast<size_t>(n));
+  order->resize(static_cast<size_t>(n));
+  // Row -> its range, per table: tile = user range * blocks + item range.
+  auto ranges = [blocks](int64_t rows) {
+    std::vector<int32_t> range(static_cast<size_t>(rows));
+    const int64_t per = (rows + blocks - 1) / blocks;
+    for (int64_t r = 0; r < rows; ++r)
+      range[static_cast<size_t>(r)] = static_cast<int32_t>(r / per);
+    return range;
+  };
+  const std::vector<int32_t> user_range = ranges(users), item_range = ranges(items);
+  const size_t tiles = static_cast<size_t>(blocks) * static_cast<size_t>(blocks);
+  auto tile_of = [&](const Rating& r) {
+    CFPS_CHECK(r.user >= 0 && r.user < users && r.item >= 0 && r.item < items);
+    return static_cast<size_t>(user_range[static_cast<size_t>(r.user)]) *
+               static_cast<size_t>(blocks) +
+           static_cast<size_t>(item_range[static_cast<size_t>(r.item)]);
+  };
+  // A counting sort of the ratings by tile, the tiles laid out in the epoch's visiting order.
+  std::vector<int64_t> start(tiles, 0);
+  ratings.Read([&](auto reader) {
+    for (int64_t k = 0; k < n; ++k) ++start[tile_of(reader(static_cast<size_t>(k)))];
+  });
+  std::vector<int32_t> visit(tiles);
+  for (size_t t = 0; t < tiles; ++t) visit[t] = static_cast<int32_t>(t);
+  Rng tile_rng(Hash4(seed, 0x74696c6573ULL /* "tiles" */, static_cast<uint64_t>(epoch), 0));
+  Shuffle(visit.data(), static_cast<int64_t>(tiles), &tile_rng);
+  std::vector<int64_t> size = start;
+  int64_t at = 0;
+  for (int32_t t : visit) {
+    start[static_cast<size_t>(t)] = at;
+    at += size[static_cast<size_t>(t)];
+  }
+  std::vector<int64_t> next = start;
+  ratings.Read([&](auto reader) {
+    for (int64_t k = 0; k < n; ++k) {
+      (*order)[static_cast<size_t>(next[tile_of(reader(static_cast<size_t>(k)))]++)] =
+          static_cast<int32_t>(k);
+    }
+  });
+  for (size_t t = 0; t < tiles; ++t) {
+    Rng rng(Hash4(seed, 0x74696c65ULL /* "tile" */, static_cast<uint64_t>(epoch), t));
+    Shuffle(order->data() + start[t], size[t], &rng);
+  }
+}
+
+int AutoBlocks(int64_t users, int64_t items, int64_t row_bytes, int64_t ratings,
+               int64_t batch_size) {
+  constexpr double kTileBytes = 2.0 * (1 << 20);
+  const double table_bytes = static_cast<double>(users + items) * static_cast<double>(row_bytes);
+  int blocks = static_cast<int>(std::ceil(table_bytes / kTileBytes));
+  const double most = std::sqrt(static_cast<double>(ratings) /
+                                (4.0 * static_cast<double>(std::max<int64_t>(1, batch_size))));
+  blocks = std::min(blocks, static_cast<int>(most));
+  return std::max(1, std::min(blocks, 256));
 }
 
 Slice WorkerSlice(int64_t length, int worker, int num_workers) {

@@ -13,12 +13,31 @@
 #include <cstdint>
 #include <vector>
 
+#include "common/dataset.h"
+
 namespace cfps {
 
 int64_t StepsPerEpoch(int64_t n_train, int64_t batch_size);
 
 // The order in which epoch `epoch` visits the training ratings (a permutation of 0..n-1).
 void EpochOrder(uint64_t seed, int64_t epoch, int64_t n, std::vector<int32_t>* order);
+
+// The order of epoch `epoch` for --order blocked: LIBMF's blocking of the rating matrix. Rows of
+// the user table are cut into `blocks` contiguous ranges, so are the item table's, and each
+// rating falls in one of the blocks x blocks tiles; the epoch visits the tiles in a seeded random
+// order and each tile's ratings in a seeded random order (a pure function of seed, epoch and the
+// ratings, like EpochOrder). Consecutive batches then draw their rows from one tile's few rows,
+// which stay in the caches. blocks == 1 is EpochOrder itself. `users` and `items` are the table
+// sizes; every rating's rows must be in [0, users) and [0, items).
+void BlockedEpochOrder(uint64_t seed, int64_t epoch, const RatingArrays& ratings, int64_t users,
+                       int64_t items, int blocks, std::vector<int32_t>* order);
+
+// The blocks per table of --order blocked when --blocks is 0: enough that one tile's rows and
+// their optimizer state (row_bytes each) take at most about 2 MB (a core's L2 cache and then
+// some), and few enough that a tile holds four batches on average; at least 1 (small data sets
+// get EpochOrder's order).
+int AutoBlocks(int64_t users, int64_t items, int64_t row_bytes, int64_t ratings,
+               int64_t batch_size);
 
 struct Slice {
   int64_t begin = 0;

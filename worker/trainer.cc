@@ -613,7 +613,11 @@ int64_t Trainer::Train(int64_t start_step, const Hooks& hooks) {
   for (int epoch = static_cast<int>(start_step / steps_per_epoch_); epoch < config_.epochs;
        ++epoch) {
     const double t0 = Now();
-    if (worker_ >= 0) EpochOrder(config_.seed, epoch, n_train, &order);
+    if (worker_ >= 0) {
+      BlockedEpochOrder(config_.seed, epoch, data_->train,
+                        static_cast<int64_t>(data_->users.size()),
+                        static_cast<int64_t>(data_->items.size()), config_.order_blocks, &order);
+    }
     train_sse_ = 0;
     const StepStats before = stats_;
     const int64_t first = step;

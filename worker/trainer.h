@@ -40,6 +40,9 @@ struct TrainConfig {
   ScheduleKind schedule = ScheduleKind::kOneCycle;
   double lr = 5e-3;
   uint64_t seed = 42;
+  // --order blocked: the rating matrix cut into order_blocks x order_blocks tiles visited one after
+  // the other (worker/batch.h, BlockedEpochOrder); 1: the plain random order (--order random).
+  int order_blocks = 1;
   double init_std = 0.01;
   int64_t eval_batch = 16384;  // validation ratings per worker per evaluation round
   int threads = 1;             // threads of this rank for the phases of a step (>= 1)

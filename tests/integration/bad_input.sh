@@ -83,6 +83,9 @@ case_ckpt_flipped() {
 }
 case_ckpt_none() { mkdir ck; CMD=("$CFPS" train --data g "${T[@]}" --resume ck); good g; }
 case_ckpt_other_k() { checkpoint >/dev/null; CMD=("$CFPS" train --data good.data --epochs 1 --factors 8 --resume ck); }
+case_ckpt_other_order() { checkpoint >/dev/null; CMD=("$CFPS" train --data good.data "${T[@]}" --order blocked --blocks 2 --resume ck); }
+case_order_unknown() { good g; CMD=("$CFPS" train --data g "${T[@]}" --order sorted); }
+case_blocks_without_order() { good g; CMD=("$CFPS" train --data g "${T[@]}" --blocks 8); }
 case_ckpt_other_data() { checkpoint >/dev/null; printf '1\t10\t4\n' > other.data; CMD=("$CFPS" train --data other.data "${T[@]}" --resume ck); }
 case_factors_0() { good g; CMD=("$CFPS" train --data g --epochs 1 --factors 0); }
 case_factors_word() { good g; CMD=("$CFPS" train --data g --epochs 1 --factors ten); }

@@ -26,3 +26,18 @@ pass "single process == 1 server + 1 worker"
 "$CFPS" train "${common[@]}" --seed 4 --export "$WORK/other" >/dev/null
 [ "$(sums "$WORK/single")" != "$(sums "$WORK/other")" ] || fail "seed has no effect"
 pass "another seed gives another model"
+
+# --order blocked (4 x 4 tiles): the same model for S = 1 and 2 servers, and in one process
+# against 1 server + 1 worker; and a model other than the random order's.
+$MPIRUN -np 3 "$CFPS" train "${common[@]}" --order blocked --blocks 4 --ps 1 \
+  --export "$WORK/b1" >/dev/null
+$MPIRUN -np 4 "$CFPS" train "${common[@]}" --order blocked --blocks 4 --ps 2 \
+  --export "$WORK/b2" >/dev/null
+[ "$(sums "$WORK/b1")" = "$(sums "$WORK/b2")" ] || fail "--order blocked: S=2 differs from S=1"
+"$CFPS" train "${common[@]}" --order blocked --blocks 4 --export "$WORK/b_single" >/dev/null
+$MPIRUN -np 2 "$CFPS" train "${common[@]}" --order blocked --blocks 4 --ps 1 \
+  --export "$WORK/b_one_one" >/dev/null
+[ "$(sums "$WORK/b_single")" = "$(sums "$WORK/b_one_one")" ] ||
+  fail "--order blocked: single process != 1 server + 1 worker"
+[ "$(sums "$WORK/b_single")" != "$(sums "$WORK/single")" ] || fail "--order blocked has no effect"
+pass "--order blocked: S=1 == S=2, single process == 1 server + 1 worker, != the random order"

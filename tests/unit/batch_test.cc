@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <numeric>
 
+#include "common/dataset.h"
 #include "common/random.h"
 #include "common/sharding.h"
 
@@ -21,6 +22,80 @@ TEST(BatchTest, EpochOrderIsASeededPermutation) {
   std::vector<int32_t> sorted = a;
   std::sort(sorted.begin(), sorted.end());
   for (int32_t i = 0; i < 1000; ++i) EXPECT_EQ(sorted[static_cast<size_t>(i)], i);
+}
+
+// Random ratings of a users x items matrix, in the wide layout.
+RatingArrays RandomRatings(int64_t users, int64_t items, int64_t n, uint64_t seed) {
+  RatingArrays r(ChooseRatingLayout(users, items, 32));
+  Rng rng(seed);
+  for (int64_t k = 0; k < n; ++k) {
+    r.push_back(static_cast<int32_t>(rng.Below(static_cast<uint64_t>(users))),
+                static_cast<int32_t>(rng.Below(static_cast<uint64_t>(items))), 3.0f);
+  }
+  return r;
+}
+
+// --order blocked: a permutation, a pure function of (seed, epoch), each tile's ratings one run
+// of the order, the tiles in a different order every epoch, and 1 x 1 tiles the random order.
+TEST(BatchTest, BlockedEpochOrderVisitsOneTileAfterAnother) {
+  const int64_t users = 103, items = 61, n = 20000;
+  const int blocks = 4;
+  const RatingArrays r = RandomRatings(users, items, n, 5);
+  auto tile = [&](int32_t k) {
+    const Rating x = r[static_cast<size_t>(k)];
+    return (x.user / ((users + blocks - 1) / blocks)) * blocks +
+           x.item / ((items + blocks - 1) / blocks);
+  };
+  std::vector<int32_t> a, b, c;
+  BlockedEpochOrder(42, 0, r, users, items, blocks, &a);
+  BlockedEpochOrder(42, 0, r, users, items, blocks, &b);
+  BlockedEpochOrder(42, 1, r, users, items, blocks, &c);
+  EXPECT_EQ(a, b);
+  EXPECT_NE(a, c);
+  std::vector<int32_t> sorted = a;
+  std::sort(sorted.begin(), sorted.end());
+  for (int32_t k = 0; k < n; ++k) ASSERT_EQ(sorted[static_cast<size_t>(k)], k);
+
+  auto tile_sequence = [&](const std::vector<int32_t>& order) {
+    std::vector<int> seq;
+    for (int32_t k : order) {
+      if (seq.empty() || seq.back() != tile(k)) seq.push_back(tile(k));
+    }
+    return seq;
+  };
+  const std::vector<int> seq_a = tile_sequence(a), seq_c = tile_sequence(c);
+  // Every tile exactly once: its ratings are consecutive.
+  EXPECT_EQ(seq_a.size(), static_cast<size_t>(blocks * blocks));
+  std::vector<int> tiles_a = seq_a;
+  std::sort(tiles_a.begin(), tiles_a.end());
+  EXPECT_EQ(std::unique(tiles_a.begin(), tiles_a.end()), tiles_a.end());
+  EXPECT_NE(seq_a, seq_c);
+  // Within a tile the ratings are shuffled, not in file order.
+  const auto first_run =
+      std::find_if(a.begin() + 1, a.end(), [&](int32_t k) { return tile(k) != tile(a.front()); });
+  EXPECT_FALSE(std::is_sorted(a.begin(), first_run));
+
+  std::vector<int32_t> plain, one;
+  EpochOrder(42, 3, n, &plain);
+  BlockedEpochOrder(42, 3, r, users, items, 1, &one);
+  EXPECT_EQ(one, plain);
+}
+
+// More blocks than rows: empty ranges, still every rating once.
+TEST(BatchTest, BlockedEpochOrderWithMoreBlocksThanRows) {
+  const RatingArrays r = RandomRatings(3, 2, 50, 9);
+  std::vector<int32_t> order;
+  BlockedEpochOrder(1, 0, r, 3, 2, 8, &order);
+  std::sort(order.begin(), order.end());
+  for (int32_t k = 0; k < 50; ++k) ASSERT_EQ(order[static_cast<size_t>(k)], k);
+}
+
+TEST(BatchTest, AutoBlocksKeepsATilesRowsNearTwoMegabytes) {
+  // ML-25M's shape, k = 64: sgd rows of 260 bytes, adam rows with their state 780 bytes.
+  EXPECT_EQ(AutoBlocks(162541, 59047, 260, 20000000, 1024), 28);
+  EXPECT_EQ(AutoBlocks(162541, 59047, 780, 20000000, 1024), 69);  // capped: 4 batches per tile
+  EXPECT_EQ(AutoBlocks(943, 1682, 51 * 4 * 3, 80000, 64), 1);     // ml-100k: the random order
+  EXPECT_EQ(AutoBlocks(0, 0, 260, 0, 64), 1);
 }
 
 // Shuffle draws its swap targets ahead (to prefetch them): the permutation must be exactly the

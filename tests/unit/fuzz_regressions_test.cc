@@ -233,6 +233,25 @@ TEST(FuzzRegressionManifest, TheWrittenManifestStillParses) {
   EXPECT_EQ(m.seed, 7u);
 }
 
+// order_blocks (--order blocked) came after the first MANIFESTs: it is written, read back, and a
+// MANIFEST without it is a random-order run; a value below 1 or a second line is refused.
+TEST(FuzzRegressionManifest, OrderBlocksIsOptionalAndChecked) {
+  CheckpointMeta m = SmallMeta();
+  m.order_blocks = 28;
+  const std::string text = FormatManifest(m);
+  ASSERT_NE(text.find("order_blocks 28\n"), std::string::npos);
+  CheckpointMeta back;
+  ASSERT_TRUE(ParseManifest(text, "MANIFEST", &back).ok());
+  EXPECT_EQ(back.order_blocks, 28);
+  ASSERT_TRUE(ParseManifest(EditManifest(text, "order_blocks 28\n", ""), "MANIFEST", &back).ok());
+  EXPECT_EQ(back.order_blocks, 1);
+  ExpectManifestRejected(EditManifest(text, "order_blocks 28\n", "order_blocks 0\n"),
+                         "malformed line 'order_blocks 0'");
+  ExpectManifestRejected(
+      EditManifest(text, "order_blocks 28\n", "order_blocks 28\norder_blocks 28\n"),
+      "field 'order_blocks' appears twice");
+}
+
 // fuzz_checkpoint_manifest, in its first minute: a MANIFEST with one field twice ("schedule") and
 // another missing ("seed") was accepted, since only the number of lines was counted: the missing
 // seed silently read as 0.

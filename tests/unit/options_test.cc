@@ -148,6 +148,26 @@ TEST(OptionsTest, AStrayWordIsAnErrorNotIgnored) {
   EXPECT_DOUBLE_EQ(o.train.dims.hi, 5.5);
 }
 
+TEST(OptionsTest, OrderAndBlocks) {
+  TrainOptions o;
+  std::string help;
+  ASSERT_TRUE(Parse({"--data", "x"}, &o, &help).ok());
+  EXPECT_FALSE(o.blocked_order);
+  EXPECT_EQ(o.blocks, 0);
+  ASSERT_TRUE(Parse({"--data", "x", "--order", "blocked"}, &o, &help).ok());
+  EXPECT_TRUE(o.blocked_order);
+  EXPECT_EQ(o.blocks, 0);
+  ASSERT_TRUE(Parse({"--data", "x", "--order", "blocked", "--blocks", "32"}, &o, &help).ok());
+  EXPECT_EQ(o.blocks, 32);
+  Status s = Parse({"--data", "x", "--order", "tiles"}, &o, &help);
+  EXPECT_EQ(s.message(), "--order must be random or blocked, got 'tiles'");
+  s = Parse({"--data", "x", "--blocks", "8"}, &o, &help);
+  EXPECT_EQ(s.message(),
+            "--blocks 8 applies to --order blocked only (this run has --order random)");
+  s = Parse({"--data", "x", "--order", "blocked", "--blocks", "1025"}, &o, &help);
+  EXPECT_EQ(s.message(), "--blocks must be 0 (automatic) or 1..1024, got 1025");
+}
+
 TEST(OptionsTest, ParseYRangeTakesTwoTokensOrOne) {
   const struct {
     std::vector<std::string> tokens;
