@@ -6,6 +6,7 @@
 #include "common/huge_pages.h"
 #include "common/random.h"
 #include "common/status.h"
+#include "common/thread_pool.h"
 
 namespace cfps {
 
@@ -22,7 +23,7 @@ void EpochOrder(uint64_t seed, int64_t epoch, int64_t n, std::vector<int32_t>* o
 }
 
 void BlockedEpochOrder(uint64_t seed, int64_t epoch, const RatingArrays& ratings, int64_t users,
-                       int64_t items, int blocks, std::vector<int32_t>* order) {
+                       int64_t items, int blocks, std::vector<int32_t>* order, ThreadPool* pool) {
   CFPS_CHECK_GE(blocks, 1);
   const int64_t n = static_cast<int64_t>(ratings.size());
   if (blocks == 1) {
@@ -48,31 +49,76 @@ void BlockedEpochOrder(uint64_t seed, int64_t epoch, const RatingArrays& ratings
            static_cast<size_t>(item_range[static_cast<size_t>(r.item)]);
   };
   // A counting sort of the ratings by tile, the tiles laid out in the epoch's visiting order.
-  std::vector<int64_t> start(tiles, 0);
-  ratings.Read([&](auto reader) {
-    for (int64_t k = 0; k < n; ++k) ++start[tile_of(reader(static_cast<size_t>(k)))];
+  // With a pool, part p of P counts and places the p-th range of the ratings; within a tile part
+  // p's ratings follow part p-1's, so the result is the one-part sort's (file order in a tile).
+  const int parts = pool != nullptr && n >= (int64_t{1} << 16) ? pool->size() : 1;
+  auto part_range = [&](int p, int64_t* begin, int64_t* end) {
+    *begin = n * p / parts;
+    *end = n * (p + 1) / parts;
+  };
+  auto run = [&](auto&& fn) {
+    if (parts > 1) {
+      pool->Run(fn);
+    } else {
+      fn(0);
+    }
+  };
+  std::vector<std::vector<int64_t>> count(static_cast<size_t>(parts),
+                                          std::vector<int64_t>(tiles, 0));
+  run([&](int p) {
+    int64_t begin, end;
+    part_range(p, &begin, &end);
+    std::vector<int64_t>& mine = count[static_cast<size_t>(p)];
+    ratings.Read([&](auto reader) {
+      for (int64_t k = begin; k < end; ++k) ++mine[tile_of(reader(static_cast<size_t>(k)))];
+    });
   });
   std::vector<int32_t> visit(tiles);
   for (size_t t = 0; t < tiles; ++t) visit[t] = static_cast<int32_t>(t);
   Rng tile_rng(Hash4(seed, 0x74696c6573ULL /* "tiles" */, static_cast<uint64_t>(epoch), 0));
   Shuffle(visit.data(), static_cast<int64_t>(tiles), &tile_rng);
-  std::vector<int64_t> size = start;
+  std::vector<int64_t> start(tiles), size(tiles, 0);
+  for (const std::vector<int64_t>& c : count) {
+    for (size_t t = 0; t < tiles; ++t) size[t] += c[t];
+  }
   int64_t at = 0;
   for (int32_t t : visit) {
     start[static_cast<size_t>(t)] = at;
     at += size[static_cast<size_t>(t)];
   }
-  std::vector<int64_t> next = start;
-  ratings.Read([&](auto reader) {
-    for (int64_t k = 0; k < n; ++k) {
-      (*order)[static_cast<size_t>(next[tile_of(reader(static_cast<size_t>(k)))]++)] =
-          static_cast<int32_t>(k);
+  // Part p's first position in each tile: the tile's start plus the earlier parts' counts.
+  for (size_t t = 0; t < tiles; ++t) {
+    int64_t next = start[t];
+    for (std::vector<int64_t>& c : count) {
+      const int64_t mine = c[t];
+      c[t] = next;
+      next += mine;
+    }
+  }
+  run([&](int p) {
+    int64_t begin, end;
+    part_range(p, &begin, &end);
+    std::vector<int64_t>& next = count[static_cast<size_t>(p)];
+    ratings.Read([&](auto reader) {
+      for (int64_t k = begin; k < end; ++k) {
+        (*order)[static_cast<size_t>(next[tile_of(reader(static_cast<size_t>(k)))]++)] =
+            static_cast<int32_t>(k);
+      }
+    });
+  });
+  // Each tile shuffled with its own generator; part p takes the p-th share of the ratings, by
+  // whole tiles.
+  run([&](int p) {
+    int64_t seen = 0;
+    for (size_t t = 0; t < tiles; ++t) {
+      const int64_t owner =
+          std::min<int64_t>(parts - 1, (seen + size[t] / 2) * parts / std::max<int64_t>(n, 1));
+      seen += size[t];
+      if (owner != p) continue;
+      Rng rng(Hash4(seed, 0x74696c65ULL /* "tile" */, static_cast<uint64_t>(epoch), t));
+      Shuffle(order->data() + start[t], size[t], &rng);
     }
   });
-  for (size_t t = 0; t < tiles; ++t) {
-    Rng rng(Hash4(seed, 0x74696c65ULL /* "tile" */, static_cast<uint64_t>(epoch), t));
-    Shuffle(order->data() + start[t], size[t], &rng);
-  }
 }
 
 int AutoBlocks(int64_t users, int64_t items, int64_t row_bytes, int64_t ratings,

@@ -17,6 +17,8 @@
 
 namespace cfps {
 
+class ThreadPool;
+
 int64_t StepsPerEpoch(int64_t n_train, int64_t batch_size);
 
 // The order in which epoch `epoch` visits the training ratings (a permutation of 0..n-1).
@@ -28,9 +30,11 @@ void EpochOrder(uint64_t seed, int64_t epoch, int64_t n, std::vector<int32_t>* o
 // order and each tile's ratings in a seeded random order (a pure function of seed, epoch and the
 // ratings, like EpochOrder). Consecutive batches then draw their rows from one tile's few rows,
 // which stay in the caches. blocks == 1 is EpochOrder itself. `users` and `items` are the table
-// sizes; every rating's rows must be in [0, users) and [0, items).
+// sizes; every rating's rows must be in [0, users) and [0, items). With `pool` (optional) the
+// sort and the shuffles run on its threads; the order is the same.
 void BlockedEpochOrder(uint64_t seed, int64_t epoch, const RatingArrays& ratings, int64_t users,
-                       int64_t items, int blocks, std::vector<int32_t>* order);
+                       int64_t items, int blocks, std::vector<int32_t>* order,
+                       ThreadPool* pool = nullptr);
 
 // The blocks per table of --order blocked when --blocks is 0: enough that one tile's rows and
 // their optimizer state (row_bytes each) take at most about 2 MB (a core's L2 cache and then

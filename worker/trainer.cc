@@ -616,7 +616,8 @@ int64_t Trainer::Train(int64_t start_step, const Hooks& hooks) {
     if (worker_ >= 0) {
       BlockedEpochOrder(config_.seed, epoch, data_->train,
                         static_cast<int64_t>(data_->users.size()),
-                        static_cast<int64_t>(data_->items.size()), config_.order_blocks, &order);
+                        static_cast<int64_t>(data_->items.size()), config_.order_blocks, &order,
+                        ahead_pool_ ? ahead_pool_.get() : pool_.get());
     }
     train_sse_ = 0;
     const StepStats before = stats_;

@@ -8,6 +8,7 @@
 #include "common/dataset.h"
 #include "common/random.h"
 #include "common/sharding.h"
+#include "common/thread_pool.h"
 
 namespace cfps {
 namespace {
@@ -79,6 +80,21 @@ TEST(BatchTest, BlockedEpochOrderVisitsOneTileAfterAnother) {
   EpochOrder(42, 3, n, &plain);
   BlockedEpochOrder(42, 3, r, users, items, 1, &one);
   EXPECT_EQ(one, plain);
+}
+
+// The sort and the shuffles split over a pool's threads give the one-thread order, for 2 and 3
+// threads (ranges of ratings cut across tiles), above the size where the split starts.
+TEST(BatchTest, BlockedEpochOrderOnAPoolIsTheSameOrder) {
+  const int64_t users = 1000, items = 700, n = 200003;
+  const RatingArrays r = RandomRatings(users, items, n, 11);
+  std::vector<int32_t> one;
+  BlockedEpochOrder(42, 2, r, users, items, 7, &one);
+  for (int threads : {2, 3}) {
+    ThreadPool pool(threads);
+    std::vector<int32_t> pooled;
+    BlockedEpochOrder(42, 2, r, users, items, 7, &pooled, &pool);
+    EXPECT_EQ(pooled, one) << threads << " threads";
+  }
 }
 
 // More blocks than rows: empty ranges, still every rating once.
