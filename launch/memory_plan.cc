@@ -73,9 +73,12 @@ MemoryPlan PlanMemory(const Roles& roles, int rank, const Dataset& data,
       static_cast<double>(data.split_bytes) + VocabBytes(data.users) + VocabBytes(data.items);
   if (roles.trains(rank)) {
     p.order = static_cast<double>(data.train.size()) * 4;
-    if (config.order_blocks > 1) {  // BlockedEpochOrder: row -> range, and four arrays per tile
+    if (config.order_blocks > 1) {
+      // BlockedEpochOrder: row -> range; per tile its start, size and place in the visit, and a
+      // count per thread of the pool that sorts.
       const double tiles = static_cast<double>(config.order_blocks) * config.order_blocks;
-      p.order += static_cast<double>(data.users.size() + data.items.size()) * 4 + tiles * 28;
+      p.order += static_cast<double>(data.users.size() + data.items.size()) * 4 +
+                 tiles * (20 + 8 * std::max(1, config.threads));
     }
     const int64_t largest_slice =  // of a global batch, among the workers
         (config.batch_size + roles.num_workers() - 1) / roles.num_workers();

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
@@ -101,15 +102,11 @@ std::string Bytes(double b) {
   return buf;
 }
 
-std::string Fixed6(double v) {
+// One number printed with `format` ("%.6f", "%.9g"), or `missing` when it is NaN.
+std::string NumberOr(const char* format, double v, const char* missing) {
+  if (std::isnan(v)) return missing;
   char buf[64];
-  std::snprintf(buf, sizeof(buf), "%.6f", v);
-  return buf;
-}
-
-std::string Json9(double v) {
-  char buf[64];
-  std::snprintf(buf, sizeof(buf), "%.9g", v);
+  std::snprintf(buf, sizeof(buf), format, v);
   return buf;
 }
 
@@ -420,11 +417,10 @@ int RunTrain(int argc, const char* const* argv) {
   };
   hooks.on_epoch = [&](const EpochMetrics& m) {
     progress.EndEpoch();
-    // No validation ratings: "-" in the table (fastai shows None), null in the metrics file.
-    const bool no_valid = m.valid_count == 0;
+    // No validation ratings (NaN): "-" in the table (fastai shows None), null in the metrics file.
     std::printf("%-6d %-11.6f %-11s %-11s %-6s %-10.3g %-10s %-10s\n", m.epoch, m.train_loss,
-                no_valid ? "-" : Fixed6(m.valid_mse).c_str(),
-                no_valid ? "-" : Fixed6(m.valid_rmse).c_str(), FormatDuration(m.seconds).c_str(),
+                NumberOr("%.6f", m.valid_mse, "-").c_str(),
+                NumberOr("%.6f", m.valid_rmse, "-").c_str(), FormatDuration(m.seconds).c_str(),
                 m.ratings_per_s, Bytes(static_cast<double>(m.bytes_pulled)).c_str(),
                 Bytes(static_cast<double>(m.bytes_pushed)).c_str());
     std::fflush(stdout);
@@ -435,8 +431,8 @@ int RunTrain(int argc, const char* const* argv) {
                    "\"valid_rmse\": %s, \"seconds\": %.6f, \"ratings_per_s\": %.6g, "
                    "\"bytes_pulled\": %lld, \"bytes_pushed\": %lld, \"valid_unknown\": %lld}\n",
                    m.epoch, static_cast<long long>(m.step), m.train_loss,
-                   no_valid ? "null" : Json9(m.valid_mse).c_str(),
-                   no_valid ? "null" : Json9(m.valid_rmse).c_str(), m.seconds, m.ratings_per_s,
+                   NumberOr("%.9g", m.valid_mse, "null").c_str(),
+                   NumberOr("%.9g", m.valid_rmse, "null").c_str(), m.seconds, m.ratings_per_s,
                    static_cast<long long>(m.bytes_pulled), static_cast<long long>(m.bytes_pushed),
                    static_cast<long long>(m.valid_unknown));
       std::fflush(metrics);
