@@ -4,11 +4,25 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <string>
 
 #include "common/status.h"
 
 namespace cfps {
+
+// A field of a binary header at a fixed byte offset, in the machine's byte order (the formats are
+// little-endian: x86-64 and AArch64 write them as they are).
+template <typename T>
+void PutField(char* header, size_t offset, T value) {
+  std::memcpy(header + offset, &value, sizeof(T));
+}
+template <typename T>
+T GetField(const char* header, size_t offset) {
+  T value;
+  std::memcpy(&value, header + offset, sizeof(T));
+  return value;
+}
 
 // Streams a file that appears under its final name only on Commit(): written to a temporary
 // name; Commit() fsyncs, renames and fsyncs the directory. Destroyed uncommitted, it removes the

@@ -19,17 +19,6 @@ constexpr char kMagic[8] = {'C', 'F', 'P', 'S', 'R', 'A', 'T', 'E'};
 constexpr size_t kHeaderBytes = 64;
 constexpr size_t kAlign = 64;
 
-template <typename T>
-void Put(char* h, size_t offset, T v) {
-  std::memcpy(h + offset, &v, sizeof(T));
-}
-template <typename T>
-T Get(const char* h, size_t offset) {
-  T v;
-  std::memcpy(&v, h + offset, sizeof(T));
-  return v;
-}
-
 size_t RoundUp(size_t n) { return (n + kAlign - 1) / kAlign * kAlign; }
 
 void AppendNames(const std::vector<std::string>& names, std::string* out) {
@@ -46,7 +35,7 @@ bool ReadNames(const char** p, const char* end, uint64_t count, std::vector<std:
   out->reserve(static_cast<size_t>(std::min<uint64_t>(count, 1u << 24)));
   for (uint64_t k = 0; k < count; ++k) {
     if (end - *p < 4) return false;
-    const uint32_t len = Get<uint32_t>(*p, 0);
+    const uint32_t len = GetField<uint32_t>(*p, 0);
     *p += 4;
     if (static_cast<uint64_t>(end - *p) < len) return false;
     out->emplace_back(*p, len);
@@ -90,14 +79,14 @@ Status WritePrepared(const RatingsView& r, const std::string& path) {
   const size_t array_bytes = r.n * (2 * sizeof(int32_t) + sizeof(float));
   char h[kHeaderBytes] = {};
   std::memcpy(h, kMagic, sizeof(kMagic));
-  Put<uint32_t>(h, 8, kPreparedVersion);
-  Put<uint64_t>(h, 16, r.n);
-  Put<uint64_t>(h, 24, r.user_names->size());
-  Put<uint64_t>(h, 32, r.item_names->size());
-  Put<uint64_t>(h, 40, names.size());
-  Put<uint32_t>(h, 48, Crc32(0, names.data(), names.size()));
-  Put<uint64_t>(h, 56, arrays_offset + array_bytes);
-  Put<uint32_t>(h, 12, Crc32(0, h, kHeaderBytes));
+  PutField<uint32_t>(h, 8, kPreparedVersion);
+  PutField<uint64_t>(h, 16, r.n);
+  PutField<uint64_t>(h, 24, r.user_names->size());
+  PutField<uint64_t>(h, 32, r.item_names->size());
+  PutField<uint64_t>(h, 40, names.size());
+  PutField<uint32_t>(h, 48, Crc32(0, names.data(), names.size()));
+  PutField<uint64_t>(h, 56, arrays_offset + array_bytes);
+  PutField<uint32_t>(h, 12, Crc32(0, h, kHeaderBytes));
 
   const std::string context = "cannot write '" + path + "'";
   AtomicFileWriter file;
@@ -154,7 +143,7 @@ Status PreparedRatings::Open(const std::string& path) {
   std::string why = ReadAt(fd_, h, kHeaderBytes, 0);
   if (!why.empty()) return Status::IOError("cannot read '" + path + "': " + why);
   if (std::memcmp(h, kMagic, sizeof(kMagic)) != 0) return bad("not a prepared ratings file");
-  const uint32_t version = Get<uint32_t>(h, 8);
+  const uint32_t version = GetField<uint32_t>(h, 8);
   if (version != kPreparedVersion) {
     return bad("prepared by another version of cfps (format " + std::to_string(version) +
                ", this cfps reads " + std::to_string(kPreparedVersion) +
@@ -162,13 +151,13 @@ Status PreparedRatings::Open(const std::string& path) {
   }
   char copy[kHeaderBytes];
   std::memcpy(copy, h, kHeaderBytes);
-  Put<uint32_t>(copy, 12, 0);
-  if (Crc32(0, copy, kHeaderBytes) != Get<uint32_t>(h, 12))
+  PutField<uint32_t>(copy, 12, 0);
+  if (Crc32(0, copy, kHeaderBytes) != GetField<uint32_t>(h, 12))
     return bad("damaged header (checksum mismatch)");
-  const uint64_t n = Get<uint64_t>(h, 16);
-  const uint64_t n_users = Get<uint64_t>(h, 24), n_items = Get<uint64_t>(h, 32);
-  const uint64_t names_bytes = Get<uint64_t>(h, 40);
-  const uint64_t file_size = Get<uint64_t>(h, 56);
+  const uint64_t n = GetField<uint64_t>(h, 16);
+  const uint64_t n_users = GetField<uint64_t>(h, 24), n_items = GetField<uint64_t>(h, 32);
+  const uint64_t names_bytes = GetField<uint64_t>(h, 40);
+  const uint64_t file_size = GetField<uint64_t>(h, 56);
   if (file_size != size) {
     return bad(std::string(size < file_size ? "truncated" : "extended") +
                " prepared ratings file (" + std::to_string(size) + " bytes, its header says " +
@@ -182,7 +171,7 @@ Status PreparedRatings::Open(const std::string& path) {
   std::string names(static_cast<size_t>(names_bytes), '\0');
   why = ReadAt(fd_, names.data(), names.size(), kHeaderBytes);
   if (!why.empty()) return Status::IOError("cannot read '" + path + "': " + why);
-  if (Crc32(0, names.data(), names.size()) != Get<uint32_t>(h, 48))
+  if (Crc32(0, names.data(), names.size()) != GetField<uint32_t>(h, 48))
     return bad("damaged names (checksum mismatch)");
   const char* p = names.data();
   const char* end = p + names.size();

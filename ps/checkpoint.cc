@@ -37,18 +37,6 @@ bool Field(std::istream& line, T* value) {
   return static_cast<bool>(in >> *value) && in.peek() == std::char_traits<char>::eof();
 }
 
-// Little-endian field access at fixed offsets of the shard header.
-template <typename T>
-void Put(char* header, size_t offset, T value) {
-  std::memcpy(header + offset, &value, sizeof(T));
-}
-template <typename T>
-T Get(const char* header, size_t offset) {
-  T value;
-  std::memcpy(&value, header + offset, sizeof(T));
-  return value;
-}
-
 // A FILE* with a large buffer, closed on scope exit.
 struct FileCloser {
   void operator()(FILE* f) const { std::fclose(f); }
@@ -100,39 +88,39 @@ Status ReadShardHeader(FILE* f, const std::string& path, uint64_t file_size,
   CFPS_RETURN_IF_ERROR(ReadExact(f, h, sizeof(h), path));
   auto bad = [&](const std::string& why) { return Status::Corruption("'" + path + "': " + why); };
   if (std::memcmp(h, kShardMagic, 8) != 0) return bad("not a cfps shard file (bad magic)");
-  if (Get<uint32_t>(h, 8) != kShardFormatVersion) {
-    return bad("shard format version " + std::to_string(Get<uint32_t>(h, 8)) +
+  if (GetField<uint32_t>(h, 8) != kShardFormatVersion) {
+    return bad("shard format version " + std::to_string(GetField<uint32_t>(h, 8)) +
                ", this cfps reads version " + std::to_string(kShardFormatVersion));
   }
-  if (Get<uint32_t>(h, 124) != Crc32(0, h, 124)) return bad("header checksum mismatch");
-  if (Get<uint64_t>(h, 16) != meta.run_id) {
-    return bad("belongs to another run (run id " + std::to_string(Get<uint64_t>(h, 16)) +
+  if (GetField<uint32_t>(h, 124) != Crc32(0, h, 124)) return bad("header checksum mismatch");
+  if (GetField<uint64_t>(h, 16) != meta.run_id) {
+    return bad("belongs to another run (run id " + std::to_string(GetField<uint64_t>(h, 16)) +
                ", the MANIFEST says " + std::to_string(meta.run_id) + ")");
   }
-  if (Get<int64_t>(h, 24) != meta.step) {
-    return bad("is from step " + std::to_string(Get<int64_t>(h, 24)) + ", the MANIFEST says " +
+  if (GetField<int64_t>(h, 24) != meta.step) {
+    return bad("is from step " + std::to_string(GetField<int64_t>(h, 24)) + ", the MANIFEST says " +
                std::to_string(meta.step));
   }
-  if (static_cast<int>(Get<uint32_t>(h, 32)) != shard ||
-      static_cast<int>(Get<uint32_t>(h, 36)) != meta.num_shards) {
-    return bad("is shard " + std::to_string(Get<uint32_t>(h, 32)) + " of " +
-               std::to_string(Get<uint32_t>(h, 36)) + ", expected " + std::to_string(shard) +
+  if (static_cast<int>(GetField<uint32_t>(h, 32)) != shard ||
+      static_cast<int>(GetField<uint32_t>(h, 36)) != meta.num_shards) {
+    return bad("is shard " + std::to_string(GetField<uint32_t>(h, 32)) + " of " +
+               std::to_string(GetField<uint32_t>(h, 36)) + ", expected " + std::to_string(shard) +
                " of " + std::to_string(meta.num_shards));
   }
-  if (static_cast<int>(Get<uint32_t>(h, 40)) != meta.k) {
-    return bad("has k=" + std::to_string(Get<uint32_t>(h, 40)) +
+  if (static_cast<int>(GetField<uint32_t>(h, 40)) != meta.k) {
+    return bad("has k=" + std::to_string(GetField<uint32_t>(h, 40)) +
                ", the MANIFEST says k=" + std::to_string(meta.k));
   }
-  if (static_cast<int>(Get<uint32_t>(h, 44)) != static_cast<int>(meta.optimizer) ||
-      static_cast<int>(Get<uint32_t>(h, 48)) != meta.state_width) {
+  if (static_cast<int>(GetField<uint32_t>(h, 44)) != static_cast<int>(meta.optimizer) ||
+      static_cast<int>(GetField<uint32_t>(h, 48)) != meta.state_width) {
     return bad("optimizer state does not match the MANIFEST");
   }
-  if (Get<int64_t>(h, 56) != meta.users || Get<int64_t>(h, 64) != meta.items) {
+  if (GetField<int64_t>(h, 56) != meta.users || GetField<int64_t>(h, 64) != meta.items) {
     return bad("table sizes do not match the MANIFEST");
   }
-  if (body_crc) *body_crc = Get<uint32_t>(h, 120);
-  local_rows[0] = Get<int64_t>(h, 72);
-  local_rows[1] = Get<int64_t>(h, 80);
+  if (body_crc) *body_crc = GetField<uint32_t>(h, 120);
+  local_rows[0] = GetField<int64_t>(h, 72);
+  local_rows[1] = GetField<int64_t>(h, 80);
   if (local_rows[0] != RowsOnShard(meta.users, shard, meta.num_shards) ||
       local_rows[1] != RowsOnShard(meta.items, shard, meta.num_shards)) {
     return bad("local row counts do not match the sharding");
@@ -340,26 +328,26 @@ Status WriteShardFile(const std::string& path, const Shard& shard, uint64_t run_
                       CheckpointFile* entry) {
   char h[kShardHeaderBytes] = {};
   std::memcpy(h, kShardMagic, 8);
-  Put<uint32_t>(h, 8, kShardFormatVersion);
-  Put<uint32_t>(h, 12, kShardHeaderBytes);
-  Put<uint64_t>(h, 16, run_id);
-  Put<int64_t>(h, 24, step);
-  Put<uint32_t>(h, 32, static_cast<uint32_t>(shard.shard()));
-  Put<uint32_t>(h, 36, static_cast<uint32_t>(shard.num_shards()));
-  Put<uint32_t>(h, 40, static_cast<uint32_t>(shard.shape().k));
-  Put<uint32_t>(h, 44, static_cast<uint32_t>(shard.optimizer().kind));
-  Put<uint32_t>(h, 48, static_cast<uint32_t>(shard.state_width()));
-  Put<int64_t>(h, 56, shard.shape().rows[kUserTable]);
-  Put<int64_t>(h, 64, shard.shape().rows[kItemTable]);
-  Put<int64_t>(h, 72, shard.local_rows(kUserTable));
-  Put<int64_t>(h, 80, shard.local_rows(kItemTable));
+  PutField<uint32_t>(h, 8, kShardFormatVersion);
+  PutField<uint32_t>(h, 12, kShardHeaderBytes);
+  PutField<uint64_t>(h, 16, run_id);
+  PutField<int64_t>(h, 24, step);
+  PutField<uint32_t>(h, 32, static_cast<uint32_t>(shard.shard()));
+  PutField<uint32_t>(h, 36, static_cast<uint32_t>(shard.num_shards()));
+  PutField<uint32_t>(h, 40, static_cast<uint32_t>(shard.shape().k));
+  PutField<uint32_t>(h, 44, static_cast<uint32_t>(shard.optimizer().kind));
+  PutField<uint32_t>(h, 48, static_cast<uint32_t>(shard.state_width()));
+  PutField<int64_t>(h, 56, shard.shape().rows[kUserTable]);
+  PutField<int64_t>(h, 64, shard.shape().rows[kItemTable]);
+  PutField<int64_t>(h, 72, shard.local_rows(kUserTable));
+  PutField<int64_t>(h, 80, shard.local_rows(kItemTable));
   uint32_t body_crc = 0;
   for (int t = 0; t < 2; ++t) {
     body_crc = Crc32(body_crc, shard.values(t).data(), shard.values(t).size() * sizeof(float));
     body_crc = Crc32(body_crc, shard.states(t).data(), shard.states(t).size() * sizeof(float));
   }
-  Put<uint32_t>(h, 120, body_crc);
-  Put<uint32_t>(h, 124, Crc32(0, h, 124));
+  PutField<uint32_t>(h, 120, body_crc);
+  PutField<uint32_t>(h, 124, Crc32(0, h, 124));
 
   AtomicFileWriter out;
   CFPS_RETURN_IF_ERROR(out.Open(path));
@@ -441,10 +429,10 @@ Status VerifyFile(const std::string& step_dir, const CheckpointFile& entry) {
     char h[kShardHeaderBytes];
     if (size < sizeof(h)) return Status::Corruption("'" + path + "' is truncated");
     CFPS_RETURN_IF_ERROR(ReadExact(f.get(), h, sizeof(h), path));
-    if (std::memcmp(h, kShardMagic, 8) != 0 || Get<uint32_t>(h, 124) != Crc32(0, h, 124)) {
+    if (std::memcmp(h, kShardMagic, 8) != 0 || GetField<uint32_t>(h, 124) != Crc32(0, h, 124)) {
       return Status::Corruption("'" + path + "': header checksum mismatch");
     }
-    header_body_crc = Get<uint32_t>(h, 120);
+    header_body_crc = GetField<uint32_t>(h, 120);
   }
   // No larger than the file: a 1 MiB zero-filled buffer per small file dominated `cfps inspect` of
   // many small shards (and the fuzz target, 60x).
