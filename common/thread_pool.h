@@ -63,4 +63,14 @@ inline void SplitRange(int64_t n, int t, int parts, int64_t* begin, int64_t* end
   *end = n * (t + 1) / parts;
 }
 
+// fn(t) for every thread t of `pool` (pool->Run), or fn(0) on the calling thread without one.
+template <typename F>
+void RunOn(ThreadPool* pool, F&& fn) {
+  if (pool != nullptr) {
+    pool->Run(fn);
+  } else {
+    fn(0);
+  }
+}
+
 }  // namespace cfps

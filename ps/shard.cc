@@ -42,11 +42,7 @@ Shard::Shard(int shard, int num_shards, const ModelShape& shape, const Optimizer
       }
     }
   };
-  if (pool) {
-    pool->Run(init);
-  } else {
-    init(0);
-  }
+  RunOn(pool, init);
   if (device) {
     for (Table& table : tables_) {
       table.device = device(table.local_rows, width, optimizer.kind);
@@ -169,11 +165,7 @@ void Shard::UpdateTables(const PreparedStep& step, const int32_t* const local_id
       UpdateRows(table, step, local_ids[table], grads[table], first, last);
     }
   };
-  if (pool) {
-    pool->Run(update);
-  } else {
-    update(0);
-  }
+  RunOn(pool, update);
 }
 
 void Shard::ApplyStep(const PreparedStep& step, ThreadPool* pool) {

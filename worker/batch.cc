@@ -51,23 +51,13 @@ void BlockedEpochOrder(uint64_t seed, int64_t epoch, const RatingArrays& ratings
   // A counting sort of the ratings by tile, the tiles laid out in the epoch's visiting order.
   // With a pool, part p of P counts and places the p-th range of the ratings; within a tile part
   // p's ratings follow part p-1's, so the result is the one-part sort's (file order in a tile).
-  const int parts = pool != nullptr && n >= (int64_t{1} << 16) ? pool->size() : 1;
-  auto part_range = [&](int p, int64_t* begin, int64_t* end) {
-    *begin = n * p / parts;
-    *end = n * (p + 1) / parts;
-  };
-  auto run = [&](auto&& fn) {
-    if (parts > 1) {
-      pool->Run(fn);
-    } else {
-      fn(0);
-    }
-  };
+  if (n < (int64_t{1} << 16)) pool = nullptr;  // not worth a fork-join
+  const int parts = pool != nullptr ? pool->size() : 1;
   std::vector<std::vector<int64_t>> count(static_cast<size_t>(parts),
                                           std::vector<int64_t>(tiles, 0));
-  run([&](int p) {
+  RunOn(pool, [&](int p) {
     int64_t begin, end;
-    part_range(p, &begin, &end);
+    SplitRange(n, p, parts, &begin, &end);
     std::vector<int64_t>& mine = count[static_cast<size_t>(p)];
     ratings.Read([&](auto reader) {
       for (int64_t k = begin; k < end; ++k) ++mine[tile_of(reader(static_cast<size_t>(k)))];
@@ -95,9 +85,9 @@ void BlockedEpochOrder(uint64_t seed, int64_t epoch, const RatingArrays& ratings
       next += mine;
     }
   }
-  run([&](int p) {
+  RunOn(pool, [&](int p) {
     int64_t begin, end;
-    part_range(p, &begin, &end);
+    SplitRange(n, p, parts, &begin, &end);
     std::vector<int64_t>& next = count[static_cast<size_t>(p)];
     ratings.Read([&](auto reader) {
       for (int64_t k = begin; k < end; ++k) {
@@ -108,7 +98,7 @@ void BlockedEpochOrder(uint64_t seed, int64_t epoch, const RatingArrays& ratings
   });
   // Each tile shuffled with its own generator; part p takes the p-th share of the ratings, by
   // whole tiles.
-  run([&](int p) {
+  RunOn(pool, [&](int p) {
     int64_t seen = 0;
     for (size_t t = 0; t < tiles; ++t) {
       const int64_t owner =
