@@ -2,6 +2,8 @@
 
 #include <sched.h>
 
+#include <algorithm>
+
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #define CFPS_CPU_RELAX() _mm_pause()
@@ -77,15 +79,33 @@ void ThreadPool::Loop(int t) {
   }
 }
 
-int AvailableCores() {
+cpu_set_t AffinityMask() {
   cpu_set_t set;
   CPU_ZERO(&set);
-  if (sched_getaffinity(0, sizeof(set), &set) == 0) {
-    const int n = CPU_COUNT(&set);
-    if (n > 0) return n;
+  if (sched_getaffinity(0, sizeof(set), &set) != 0 || CPU_COUNT(&set) == 0) {
+    const unsigned hw = std::thread::hardware_concurrency();
+    for (unsigned c = 0; c < (hw > 0 ? hw : 1) && c < CPU_SETSIZE; ++c) CPU_SET(c, &set);
   }
-  const unsigned hw = std::thread::hardware_concurrency();
-  return hw > 0 ? static_cast<int>(hw) : 1;
+  return set;
+}
+
+int AvailableCores() {
+  const cpu_set_t set = AffinityMask();
+  return std::max(1, CPU_COUNT(&set));
+}
+
+int CoreShare(const std::vector<cpu_set_t>& masks, size_t me) {
+  CFPS_CHECK_LT(me, masks.size());
+  // Sums of 1/m over CPUs, in whole units of 1/lcm would be exact; a small tolerance is enough
+  // (at most CPU_SETSIZE terms, each far above double rounding).
+  double share = 0.0;
+  for (int c = 0; c < CPU_SETSIZE; ++c) {
+    if (!CPU_ISSET(c, &masks[me])) continue;
+    int holders = 0;
+    for (const cpu_set_t& m : masks) holders += CPU_ISSET(c, &m) ? 1 : 0;
+    share += 1.0 / holders;
+  }
+  return std::max(1, static_cast<int>(share + 1e-6));
 }
 
 }  // namespace cfps

@@ -8,6 +8,8 @@
 // follows within microseconds), then sleep on a condition variable, so a rank that waits for the
 // network does not burn the cores the other ranks on the node need.
 
+#include <sched.h>
+
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
@@ -56,6 +58,16 @@ class ThreadPool {
 
 // The cores this process may run on (its affinity mask), at least 1.
 int AvailableCores();
+
+// This thread's affinity mask (every CPU of the set when it cannot be read).
+cpu_set_t AffinityMask();
+
+// The threads a rank takes (--threads 0) from the CPUs of its node, given the affinity mask of
+// every rank of the node (masks[me] is this rank's): each CPU of its mask counts 1/m, m being
+// the number of masks that hold it. Ranks bound to CPUs of their own (a launcher binding each
+// to a core or a socket) keep all of theirs; ranks that may all run anywhere share the CPUs
+// equally; at least 1.
+int CoreShare(const std::vector<cpu_set_t>& masks, size_t me);
 
 // [begin, end) of part t of T equal parts of [0, n).
 inline void SplitRange(int64_t n, int t, int parts, int64_t* begin, int64_t* end) {

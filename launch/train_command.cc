@@ -21,6 +21,7 @@
 #include "common/log.h"
 #include "common/mpi_exchange.h"
 #include "common/roles.h"
+#include "common/thread_pool.h"
 #include "launch/checkpointing.h"
 #include "launch/commands.h"
 #include "launch/memory_plan.h"
@@ -234,9 +235,22 @@ int RunTrain(int argc, const char* const* argv) {
     MPI_Comm_size(node, &local_ranks);
   }
   if (opt.train.threads == 0) {
-    // The cores this rank may use, shared with the other ranks of its node.
-    opt.train.threads = std::max(1, AvailableCores() / std::max(1, local_ranks));
+    // The cores this rank may use, shared with the ranks of its node that may use them too.
+    std::vector<cpu_set_t> masks(static_cast<size_t>(local_ranks));
+    const cpu_set_t mine = AffinityMask();
+    int local_rank = 0;
+    if (size > 1) {
+      MPI_Comm_rank(node, &local_rank);
+      MPI_Allgather(&mine, sizeof(cpu_set_t), MPI_BYTE, masks.data(), sizeof(cpu_set_t), MPI_BYTE,
+                    node);
+    } else {
+      masks[0] = mine;
+    }
+    opt.train.threads = CoreShare(masks, static_cast<size_t>(local_rank));
   }
+  // The fewest and the most threads of any rank, for the start-up line.
+  int thread_range[2] = {-opt.train.threads, opt.train.threads};
+  if (size > 1) MPI_Allreduce(MPI_IN_PLACE, thread_range, 2, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
   if (opt.blocked_order) {
     const int width = opt.train.dims.k + 1;
     const int64_t row_bytes = static_cast<int64_t>(sizeof(float)) *
@@ -321,7 +335,7 @@ int RunTrain(int argc, const char* const* argv) {
     }
     std::printf(
         "cfps: %d rank%s: %d server%s, %d worker%s; k=%d, batch %lld, %s, lr %g, wd %g, "
-        "%s schedule, %d epochs%s\n",
+        "%s schedule, %d epochs%s; %s thread%s per rank\n",
         size, size > 1 ? "s" : "", roles.num_shards(), roles.num_shards() > 1 ? "s" : "",
         roles.num_workers(), roles.num_workers() > 1 ? "s" : "", opt.train.dims.k,
         static_cast<long long>(opt.train.batch_size), OptimizerName(opt.train.optimizer.kind),
@@ -330,7 +344,12 @@ int RunTrain(int argc, const char* const* argv) {
         opt.blocked_order ? (", blocked order (" + std::to_string(opt.train.order_blocks) + " x " +
                              std::to_string(opt.train.order_blocks) + " tiles)")
                                 .c_str()
-                          : "");
+                          : "",
+        (-thread_range[0] == thread_range[1]
+             ? std::to_string(thread_range[1])
+             : std::to_string(-thread_range[0]) + "-" + std::to_string(thread_range[1]))
+            .c_str(),
+        thread_range[1] > 1 ? "s" : "");
     std::printf("cfps: memory plan of rank 0 (%s): %s, process baseline %.1f MB\n",
                 roles.Describe(0).c_str(), DescribePlan(plan).c_str(), baseline_rss / 1e6);
     std::fflush(stdout);
