@@ -222,7 +222,11 @@ void Trainer::Step(int64_t global_step, const std::vector<int32_t>& order) {
 
 Trainer::PreparedBatch& Trainer::BatchOf(int64_t global_step, const std::vector<int32_t>& order) {
   PreparedBatch& b = prepared_[global_step & 1];
-  if (b.step != global_step || b.order != order.data()) PrepareBatch(global_step, order, &b);
+  if (b.step != global_step || b.order != order.data()) {
+    PrepareBatch(global_step, order, &b);
+  } else {
+    ++stats_.batches_ahead;
+  }
   return b;
 }
 

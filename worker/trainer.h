@@ -96,6 +96,7 @@ struct StepStats {
   int64_t bytes_pulled = 0;
   int64_t bytes_pushed = 0;
   int64_t rows_pulled = 0;
+  int64_t batches_ahead = 0;  // batches this worker prepared during the step before theirs
 };
 
 class Trainer {

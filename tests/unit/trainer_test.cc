@@ -74,6 +74,36 @@ INSTANTIATE_TEST_SUITE_P(Optimizers, LocalTrainerTest,
                                   (std::get<2>(info.param) ? "_fused" : "_exchange");
                          });
 
+// A worker of the exchange path with 2 threads or more prepares each step's batch on one of them
+// during the step before it (every step but an epoch's first); with one thread, or prepare_ahead
+// false, each step prepares its own. The reference's bits either way.
+TEST(LocalTrainerTest, PreparingAheadChangesNoBits) {
+  const Dataset data = testing::MakeRandomDataset(31, 17, 250, 40, 3);
+  for (int threads : {1, 2}) {
+    for (bool ahead : {true, false}) {
+      SCOPED_TRACE("threads " + std::to_string(threads) + (ahead ? ", ahead" : ", serial"));
+      TrainConfig c;
+      c.dims.k = 5;
+      c.epochs = 3;
+      c.batch_size = 16;
+      c.threads = threads;
+      c.min_parallel_samples = 1;
+      c.fused_single_rank = false;
+      c.prepare_ahead = ahead;
+      c.lr = 0.02;
+      c.init_std = 0.1;
+      LocalExchange ex;
+      Roles roles;
+      ASSERT_TRUE(Roles::Make(1, 1, &roles).ok());
+      Trainer trainer(&ex, roles, &data, c);
+      TrainAllEpochs(&trainer);
+      ExpectTheReferenceModel(&trainer, data, c);
+      EXPECT_EQ(trainer.stats().batches_ahead,
+                ahead && threads >= 2 ? trainer.total_steps() - c.epochs : 0);
+    }
+  }
+}
+
 // A shard on a device (the host twin of the CUDA table) trains the reference's bits: the step's
 // pulls and optimizer go through the device copy, the export reads the synced mirror.
 TEST(LocalTrainerTest, ShardOnADeviceMatchesTheDenseReferenceBitwise) {
