@@ -33,22 +33,28 @@ void ExpectTheReferenceModel(Trainer* trainer, const Dataset& data, const TrainC
   EXPECT_TRUE(testing::BitwiseEqual(items, ref.rows[1]));
 }
 
+// The small model and schedule the bitwise tests train: 5 factors, batches of 16, `epochs`.
+TrainConfig SmallConfig(int epochs) {
+  TrainConfig c;
+  c.dims.k = 5;
+  c.epochs = epochs;
+  c.batch_size = 16;
+  c.lr = 0.02;
+  c.init_std = 0.1;
+  return c;
+}
+
 // (optimizer, threads, fused): the fused single-rank step and the exchange path, on 1 to 3
 // threads, all give the reference's bits.
 class LocalTrainerTest : public ::testing::TestWithParam<std::tuple<OptimizerKind, int, bool>> {};
 
 TEST_P(LocalTrainerTest, MatchesTheDenseReferenceBitwise) {
   const Dataset data = testing::MakeRandomDataset(31, 17, 250, 40, 3);
-  TrainConfig c;
-  c.dims.k = 5;
-  c.epochs = 3;
-  c.batch_size = 16;
+  TrainConfig c = SmallConfig(3);
   c.optimizer.kind = std::get<0>(GetParam());
   c.threads = std::get<1>(GetParam());
   c.min_parallel_samples = 1;  // split even these tiny batches among the threads
   c.fused_single_rank = std::get<2>(GetParam());
-  c.lr = 0.02;
-  c.init_std = 0.1;
   LocalExchange ex;
   Roles roles;
   ASSERT_TRUE(Roles::Make(1, 1, &roles).ok());
@@ -82,16 +88,11 @@ TEST(LocalTrainerTest, PreparingAheadChangesNoBits) {
   for (int threads : {1, 2}) {
     for (bool ahead : {true, false}) {
       SCOPED_TRACE("threads " + std::to_string(threads) + (ahead ? ", ahead" : ", serial"));
-      TrainConfig c;
-      c.dims.k = 5;
-      c.epochs = 3;
-      c.batch_size = 16;
+      TrainConfig c = SmallConfig(3);
       c.threads = threads;
       c.min_parallel_samples = 1;
       c.fused_single_rank = false;
       c.prepare_ahead = ahead;
-      c.lr = 0.02;
-      c.init_std = 0.1;
       LocalExchange ex;
       Roles roles;
       ASSERT_TRUE(Roles::Make(1, 1, &roles).ok());
@@ -110,15 +111,10 @@ TEST(LocalTrainerTest, ShardOnADeviceMatchesTheDenseReferenceBitwise) {
   const Dataset data = testing::MakeRandomDataset(31, 17, 250, 40, 3);
   for (OptimizerKind kind : {OptimizerKind::kAdam, OptimizerKind::kSgd, OptimizerKind::kAdagrad}) {
     SCOPED_TRACE(OptimizerName(kind));
-    TrainConfig c;
-    c.dims.k = 5;
-    c.epochs = 2;
-    c.batch_size = 16;
+    TrainConfig c = SmallConfig(2);
     c.optimizer.kind = kind;
     c.threads = 2;
     c.min_parallel_samples = 1;
-    c.lr = 0.02;
-    c.init_std = 0.1;
     testing::DeviceCalls calls;
     c.shard_device = testing::HostDeviceTables(&calls);
     LocalExchange ex;
