@@ -133,7 +133,7 @@ void Shard::UpdateRows(int table, const PreparedStep& step, const int32_t* local
   }
   const int width = shape_.width();
   const size_t state_width = static_cast<size_t>(state_width_);
-  constexpr int64_t kAhead = 4;  // rows prefetched ahead: the table rarely fits in the caches
+  constexpr int64_t kAhead = 8;  // rows prefetched ahead: the table rarely fits in the caches
   for (int64_t s = first; s < last; ++s) {
     if (s + kAhead < last) {
       const size_t ahead = static_cast<size_t>(local_ids[s + kAhead]);

@@ -535,10 +535,11 @@ void Trainer::FusedStepPhased(int64_t global_step, const std::vector<int32_t>& o
   const PreparedStep step = PrepareStep(config_.optimizer, width_, schedule_.Lr(global_step),
                                         schedule_.Mom(global_step), global_step + 1);
   RunPhase(threads, [&](int t) {
-    shard_->UpdateRows(kUserTable, step, user_groups_.unique().data(), ugrad_.data(),
-                       ubounds_[static_cast<size_t>(t)], ubounds_[static_cast<size_t>(t) + 1]);
-    shard_->UpdateRows(kItemTable, step, item_groups_.unique().data(), igrad_.data(),
-                       ibounds_[static_cast<size_t>(t)], ibounds_[static_cast<size_t>(t) + 1]);
+    int64_t ub, ue, ib, ie;
+    SplitRange(nu, t, threads, &ub, &ue);
+    SplitRange(ni, t, threads, &ib, &ie);
+    shard_->UpdateRows(kUserTable, step, user_groups_.unique().data(), ugrad_.data(), ub, ue);
+    shard_->UpdateRows(kItemTable, step, item_groups_.unique().data(), igrad_.data(), ib, ie);
   });
 
   CountFusedStep(nu + ni);
