@@ -66,6 +66,13 @@ MemoryPlan PlanMemory(const Roles& roles, int rank, const Dataset& data,
     const double touched = std::min<double>(2.0 * static_cast<double>(config.batch_size),
                                             static_cast<double>(rows[0] + rows[1]));
     p.shard_aggregation += touched * (width * 4 + 4);
+    if (PrePulls(config, roles)) {
+      // The reply to the next step's requests, and per table row the step that last updated it.
+      p.shard_aggregation +=
+          touched * (width * 4 + 4) + static_cast<double>(RowsOnShard(rows[0], s, num_shards) +
+                                                          RowsOnShard(rows[1], s, num_shards)) *
+                                          4;
+    }
   }
   p.data = static_cast<double>(data.train.bytes() + data.valid.bytes()) + VocabBytes(data.users) +
            VocabBytes(data.items);
@@ -93,9 +100,11 @@ MemoryPlan PlanMemory(const Roles& roles, int rank, const Dataset& data,
     // A single-rank job keeps the next step's batch too (user, item, rating, two slots and the
     // unique rows of each table), read while this step computes.
     if (roles.num_ranks() == 1) p.buffers += static_cast<double>(config.batch_size) * 4 * 7;
-    // A worker that prepares ahead holds two batches besides the one in use (the next, and the
-    // previous one's vectors kept for their capacity).
-    if (PreparesAhead(config, roles, rank)) p.buffers += 2 * slice * 4 * 7;
+    // A worker that prepares ahead or pre-pulls holds two batches besides the one in use (the
+    // next, and the previous one's vectors kept for their capacity).
+    if (PreparesAhead(config, roles, rank) || PrePulls(config, roles)) {
+      p.buffers += 2 * slice * 4 * 7;
+    }
     for (int64_t r : rows) {
       p.buffers += (std::min(samples, static_cast<double>(r)) + 1) * width * 4 * 2;
       p.buffers += static_cast<double>(r) * 4;

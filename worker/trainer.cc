@@ -51,6 +51,14 @@ bool PreparesAhead(const TrainConfig& config, const Roles& roles, int rank) {
          !RunsFused(config, roles);
 }
 
+bool PrePulls(const TrainConfig& config, const Roles& roles) {
+  if (!config.prepull || roles.num_ranks() < 2) return false;
+  for (int r = 0; r < roles.num_ranks(); ++r) {
+    if (roles.serves(r) && roles.trains(r)) return false;
+  }
+  return true;
+}
+
 Trainer::Trainer(Exchange* exchange, const Roles& roles, const Dataset* data,
                  const TrainConfig& config)
     : exchange_(exchange),
@@ -94,11 +102,16 @@ Trainer::Trainer(Exchange* exchange, const Roles& roles, const Dataset* data,
   }
   fused_ = RunsFused(config, roles);
   CFPS_CHECK(!fused_ || (!kernels_ && !shard_->on_device()));
+  prepull_ = PrePulls(config, roles);
+  if (prepull_ && shard_) {
+    for (int t = 0; t < 2; ++t)
+      updated_at_[t].assign(static_cast<size_t>(shard_->local_rows(t)), 0);
+  }
   const size_t n = static_cast<size_t>(roles.num_ranks());
-  send_.resize(n);
-  requests_.resize(n);
-  replies_.resize(n);
-  pushes_.resize(n);
+  for (auto* v :
+       {&send_, &requests_, &replies_, &pushes_, &next_send_, &next_requests_, &next_rows_}) {
+    v->resize(n);
+  }
 }
 
 void Trainer::Pull(const int32_t* users, const int32_t* items, int64_t n) {
@@ -115,32 +128,46 @@ void Trainer::Pull(const int32_t* users, const int32_t* items, int64_t n) {
 }
 
 void Trainer::PullGrouped() {
+  ExchangeRequests(user_unique_, user_offsets_, item_unique_, item_offsets_, &send_, &requests_,
+                   evaluating_ ? "evaluation: ids" : "pull: ids");
+  if (shard_) Serve(requests_, &send_);
+  ReceiveRows();
+}
+
+void Trainer::ExchangeRequests(const std::vector<int32_t>& user_unique,
+                               const std::vector<int64_t>& user_offsets,
+                               const std::vector<int32_t>& item_unique,
+                               const std::vector<int64_t>& item_offsets, std::vector<Buffer>* send,
+                               std::vector<Buffer>* requests, const char* activity) {
   const int num_shards = roles_.num_shards();
-  const size_t row_bytes = sizeof(float) * static_cast<size_t>(width_);
   if (worker_ >= 0) {
-    const auto& uoff = user_offsets_;
-    const auto& ioff = item_offsets_;
+    const auto& uoff = user_offsets;
+    const auto& ioff = item_offsets;
     for (int s = 0; s < num_shards; ++s) {
       const int32_t nu = static_cast<int32_t>(uoff[s + 1] - uoff[s]);
       const int32_t ni = static_cast<int32_t>(ioff[s + 1] - ioff[s]);
-      Buffer& b = send_[static_cast<size_t>(roles_.shard_rank(s))];
+      Buffer& b = (*send)[static_cast<size_t>(roles_.shard_rank(s))];
       b.resize(kHeaderBytes + sizeof(int32_t) * static_cast<size_t>(nu + ni));
       int32_t* p = b.as<int32_t>();
       p[0] = nu;
       p[1] = ni;
       int32_t* ids = p + 2;
       for (int32_t j = 0; j < nu; ++j) {
-        ids[j] = static_cast<int32_t>(LocalIndex(user_unique_[uoff[s] + j], num_shards));
+        ids[j] = static_cast<int32_t>(LocalIndex(user_unique[uoff[s] + j], num_shards));
       }
       ids += nu;
       for (int32_t j = 0; j < ni; ++j) {
-        ids[j] = static_cast<int32_t>(LocalIndex(item_unique_[ioff[s] + j], num_shards));
+        ids[j] = static_cast<int32_t>(LocalIndex(item_unique[ioff[s] + j], num_shards));
       }
     }
   }
-  exchange_->SetActivity(evaluating_ ? "evaluation: ids" : "pull: ids", current_step_);
-  exchange_->AllToAllV(&send_, &requests_);
-  Serve();
+  exchange_->SetActivity(activity, current_step_);
+  exchange_->AllToAllV(send, requests);
+}
+
+void Trainer::ReceiveRows() {
+  const int num_shards = roles_.num_shards();
+  const size_t row_bytes = sizeof(float) * static_cast<size_t>(width_);
   exchange_->SetActivity(evaluating_ ? "evaluation: rows" : "pull: rows", current_step_);
   exchange_->AllToAllV(&send_, &replies_);
   if (worker_ >= 0 && num_shards == 1 && !evaluating_) {
@@ -175,17 +202,16 @@ void Trainer::PullGrouped() {
   }
 }
 
-void Trainer::Serve() {
-  if (!shard_) return;
+void Trainer::Serve(const std::vector<Buffer>& requests, std::vector<Buffer>* replies) {
   const size_t width = static_cast<size_t>(width_);
-  for (size_t src = 0; src < requests_.size(); ++src) {
-    const Buffer& req = requests_[src];
+  for (size_t src = 0; src < requests.size(); ++src) {
+    const Buffer& req = requests[src];
     if (req.empty()) continue;
     CFPS_CHECK_GE(req.size(), kHeaderBytes);
     const int32_t* p = req.as<int32_t>();
     const int32_t nu = p[0], ni = p[1];
     CFPS_CHECK_EQ(req.size(), kHeaderBytes + sizeof(int32_t) * static_cast<size_t>(nu + ni));
-    Buffer& out = send_[src];
+    Buffer& out = (*replies)[src];
     out.resize(sizeof(float) * width * static_cast<size_t>(nu + ni));
     float* rows = out.as<float>();
     shard_->Gather(kUserTable, p + 2, nu, rows);
@@ -214,10 +240,14 @@ void Trainer::Step(int64_t global_step, const std::vector<int32_t>& order) {
     user_offsets_.swap(b.user_offsets);
     item_offsets_.swap(b.item_offsets);
     b.step = -1;
+    // Pre-pull sends the next step's request in this step: its batch is read now, unless the
+    // helper read it during the step before (then the helper reads the one after it).
+    if (prepull_ && global_step + 1 < EpochEnd(global_step)) BatchOf(global_step + 1, order);
   }
   // The groupers are the helper's until the step ends.
-  RunPreparingNext(ahead_pool_.get(), global_step, order,
-                   [&] { ExchangeStep(global_step, length); });
+  RunPreparingNext(
+      ahead_pool_.get(), global_step, order, [&] { ExchangeStep(global_step, length); },
+      prepull_ ? 2 : 1);
 }
 
 Trainer::PreparedBatch& Trainer::BatchOf(int64_t global_step, const std::vector<int32_t>& order) {
@@ -232,10 +262,10 @@ Trainer::PreparedBatch& Trainer::BatchOf(int64_t global_step, const std::vector<
 
 template <typename F>
 void Trainer::RunPreparingNext(ThreadPool* pool, int64_t global_step,
-                               const std::vector<int32_t>& order, F&& step) {
+                               const std::vector<int32_t>& order, F&& step, int64_t ahead) {
   // Not across an epoch's end: the next epoch's order is not drawn yet.
-  const int64_t next = global_step + 1;
-  if (pool != nullptr && pool->size() == 2 && next % steps_per_epoch_ != 0) {
+  const int64_t next = global_step + ahead;
+  if (pool != nullptr && pool->size() == 2 && next < EpochEnd(global_step)) {
     pool->Run([&](int t) {
       if (t == 0) {
         step();
@@ -252,7 +282,32 @@ void Trainer::ExchangeStep(int64_t global_step, int64_t length) {
   const int num_shards = roles_.num_shards();
   const size_t row_bytes = sizeof(float) * static_cast<size_t>(width_);
   const int64_t n = static_cast<int64_t>(batch_users_.size());
-  PullGrouped();
+  if (prepulled_step_ == global_step) {
+    // Requested in the step before, gathered during its math and refreshed after its update.
+    if (shard_) {
+      send_.swap(next_rows_);
+      requests_.swap(next_requests_);
+    }
+    ReceiveRows();
+  } else {
+    PullGrouped();
+  }
+  prepulled_step_ = -1;
+  const int64_t next = global_step + 1;
+  const bool prepull = prepull_ && next < EpochEnd(global_step);
+  if (prepull) {
+    // Every rank takes part; the shards gather while the workers compute below.
+    const PreparedBatch* b = nullptr;
+    if (worker_ >= 0) {
+      b = &prepared_[next & 1];
+      CFPS_CHECK_EQ(b->step, next);
+    }
+    ExchangeRequests(b ? b->user_unique : user_unique_, b ? b->user_offsets : user_offsets_,
+                     b ? b->item_unique : item_unique_, b ? b->item_offsets : item_offsets_,
+                     &next_send_, &next_requests_, "pull: ids of the next step");
+    if (shard_) Serve(next_requests_, &next_rows_);
+    prepulled_step_ = next;
+  }
 
   if (worker_ >= 0) {
     const int64_t nu_all = static_cast<int64_t>(user_unique_.size());
@@ -312,26 +367,77 @@ void Trainer::ExchangeStep(int64_t global_step, int64_t length) {
     }
     if (sources == 1) {
       UpdateFromOnePush(global_step, requests_[only], pushes_[only]);
-      ++stats_.steps;
-      return;
+    } else {
+      AddPushesAndApply(global_step);
     }
-    // Sources in increasing rank are workers in increasing worker index.
-    for (size_t src = 0; src < requests_.size(); ++src) {
-      const Buffer& req = requests_[src];
-      if (req.empty()) continue;
-      const int32_t* p = req.as<int32_t>();
-      const int32_t nu = p[0], ni = p[1];
-      const Buffer& grads = pushes_[src];
-      CFPS_CHECK_EQ(grads.size(), row_bytes * static_cast<size_t>(nu + ni));
-      shard_->AddGradients(kUserTable, p + 2, nu, grads.as<float>());
-      shard_->AddGradients(kItemTable, p + 2 + nu, ni,
-                           grads.as<float>() + static_cast<size_t>(nu) * width_);
-    }
-    shard_->ApplyStep(PrepareStep(config_.optimizer, width_, schedule_.Lr(global_step),
-                                  schedule_.Mom(global_step), global_step + 1),
-                      PhaseThreads(config_.batch_size) > 1 ? pool_.get() : nullptr);
+    if (prepull) RefreshPrepulled(global_step);
   }
   ++stats_.steps;
+}
+
+void Trainer::AddPushesAndApply(int64_t global_step) {
+  const size_t row_bytes = sizeof(float) * static_cast<size_t>(width_);
+  // Sources in increasing rank are workers in increasing worker index.
+  for (size_t src = 0; src < requests_.size(); ++src) {
+    const Buffer& req = requests_[src];
+    if (req.empty()) continue;
+    const int32_t* p = req.as<int32_t>();
+    const int32_t nu = p[0], ni = p[1];
+    const Buffer& grads = pushes_[src];
+    CFPS_CHECK_EQ(grads.size(), row_bytes * static_cast<size_t>(nu + ni));
+    shard_->AddGradients(kUserTable, p + 2, nu, grads.as<float>());
+    shard_->AddGradients(kItemTable, p + 2 + nu, ni,
+                         grads.as<float>() + static_cast<size_t>(nu) * width_);
+  }
+  shard_->ApplyStep(PrepareStep(config_.optimizer, width_, schedule_.Lr(global_step),
+                                schedule_.Mom(global_step), global_step + 1),
+                    PhaseThreads(config_.batch_size) > 1 ? pool_.get() : nullptr);
+}
+
+void Trainer::RefreshPrepulled(int64_t global_step) {
+  const uint32_t mark = static_cast<uint32_t>(global_step) + 1;
+  for (const Buffer& req : requests_) {
+    if (req.empty()) continue;
+    const int32_t* p = req.as<int32_t>();
+    const int32_t counts[2] = {p[0], p[1]};
+    const int32_t* ids = p + 2;
+    for (int t = 0; t < 2; ++t) {
+      uint32_t* at = updated_at_[t].data();
+      for (int32_t j = 0; j < counts[t]; ++j) at[ids[j]] = mark;
+      ids += counts[t];
+    }
+  }
+  const size_t width = static_cast<size_t>(width_);
+  for (size_t src = 0; src < next_requests_.size(); ++src) {
+    const Buffer& req = next_requests_[src];
+    if (req.empty()) continue;
+    const int32_t* p = req.as<int32_t>();
+    const int32_t counts[2] = {p[0], p[1]};
+    const int32_t* ids = p + 2;
+    float* rows = next_rows_[src].as<float>();
+    for (int t = 0; t < 2; ++t) {
+      const uint32_t* at = updated_at_[t].data();
+      refresh_ids_.clear();
+      refresh_at_.clear();
+      for (int32_t j = 0; j < counts[t]; ++j) {
+        if (at[ids[j]] == mark) {
+          refresh_ids_.push_back(ids[j]);
+          refresh_at_.push_back(j);
+        }
+      }
+      const size_t m = refresh_ids_.size();
+      if (m) {
+        refresh_rows_.resize(m * width);
+        shard_->Gather(t, refresh_ids_.data(), static_cast<int64_t>(m), refresh_rows_.data());
+        for (size_t r = 0; r < m; ++r) {
+          std::memcpy(rows + static_cast<size_t>(refresh_at_[r]) * width,
+                      refresh_rows_.data() + r * width, sizeof(float) * width);
+        }
+      }
+      ids += counts[t];
+      rows += static_cast<size_t>(counts[t]) * width;
+    }
+  }
 }
 
 namespace {
@@ -615,6 +721,7 @@ int64_t Trainer::Train(int64_t start_step, const Hooks& hooks) {
   std::vector<int32_t> order;
   const int64_t n_train = static_cast<int64_t>(data_->train.size());
   int64_t step = start_step;
+  prepulled_step_ = -1;  // a pre-pull left by an earlier call was read with another order
   for (int epoch = static_cast<int>(start_step / steps_per_epoch_); epoch < config_.epochs;
        ++epoch) {
     const double t0 = Now();

@@ -10,6 +10,15 @@
 // pushed rows in increasing worker rank and runs the optimizer on exactly those rows with the lr
 // and momentum of the global step. Evaluation uses rounds 1 and 2 only.
 //
+// Pre-pull (TrainConfig::prepull; in the cluster mode, where no rank both serves and trains): the
+// request of step g+1 travels in step g, right after the reply of step g, so that the shards
+// gather the rows of step g+1 while the workers compute step g. After the update of step g a shard
+// copies again the rows of that gather which step g updated, and at step g+1 sends the reply
+// without a request round: the same rows, bit for bit, as a gather after the update, with the
+// gather off the step's critical path. Still three rounds per step (the request of step g+1, the
+// reply and the push of step g); an epoch's first step has its own request round (the next epoch's
+// order is drawn at its start).
+//
 // Counted per worker and step: bytes_pulled = sum over shards of (8 + 4*(nu+ni)) + 4*(k+1)*(nu+ni);
 // bytes_pushed = 4*(k+1)*(nu+ni). With S shards: (U+I)*(4*(k+1)+4) + 8*S pulled for U unique users
 // and I unique items, never one row per rating.
@@ -60,6 +69,9 @@ struct TrainConfig {
   // step g+1 on one of them while the others run step g (its exchange and math). Same bits
   // (tested); false keeps it serial, for that test.
   bool prepare_ahead = true;
+  // Pre-pull (see the top of this file) where the roles allow it (PrePulls). Same bits (tested);
+  // false keeps the request of each step in its own step, for that test.
+  bool prepull = true;
   // Where a rank that serves keeps its shard (ps/device_table.h): by default in host memory, or,
   // when it also trains with kCuda (the single-node GPU mode), in its GPU's memory with the
   // optimizer running there. A factory given here is used by every serving rank instead (tests:
@@ -74,6 +86,12 @@ bool RunsFused(const TrainConfig& config, const Roles& roles);
 // Whether `rank` prepares each step's batch during the step before it on a thread of its own
 // (TrainConfig::prepare_ahead): then it keeps two batches more (launch/memory_plan.cc).
 bool PreparesAhead(const TrainConfig& config, const Roles& roles, int rank);
+
+// Whether the job pre-pulls (TrainConfig::prepull, a job of several ranks none of which both
+// serves and trains: there the shard's gather of the next step's rows runs beside the worker's
+// math; a rank that does both would only do the gather earlier, and a refresh more). The same
+// answer on every rank. Then a worker keeps one batch more, a shard one reply more.
+bool PrePulls(const TrainConfig& config, const Roles& roles);
 
 struct EpochMetrics {
   int epoch = 0;
@@ -142,7 +160,20 @@ class Trainer {
   void Pull(const int32_t* users, const int32_t* items, int64_t n);
   // Pull for rows already grouped: user_slot_/item_slot_ and the grouped unique rows below.
   void PullGrouped();
-  void Serve();
+  // The request round of a worker's grouped unique rows (user_unique/item_unique cut by the
+  // offsets): fills send with one request per shard rank, then exchanges it into requests.
+  void ExchangeRequests(const std::vector<int32_t>& user_unique,
+                        const std::vector<int64_t>& user_offsets,
+                        const std::vector<int32_t>& item_unique,
+                        const std::vector<int64_t>& item_offsets, std::vector<Buffer>* send,
+                        std::vector<Buffer>* requests, const char* activity);
+  // The reply round (the shards' send_ holds their rows) and the worker's view of the rows.
+  void ReceiveRows();
+  // Shard side: the rows each request asks for, into replies[source].
+  void Serve(const std::vector<Buffer>& requests, std::vector<Buffer>* replies);
+  // Shard side of pre-pull, after the update of global_step: the rows of next_rows_ that this
+  // step's requests (requests_) updated are copied again from the shard.
+  void RefreshPrepulled(int64_t global_step);
   // The whole step of a single-rank job on the shard's rows (see fused_single_rank). With two
   // threads and sgd or adagrad, one computes step g while the other prepares the batch of step g+1
   // (PrepareBatch); with Adam on two threads, or with more threads, FusedStepPhased splits every
@@ -165,9 +196,14 @@ class Trainer {
   // step's batch, when that step is in this epoch; else step() alone.
   template <typename F>
   void RunPreparingNext(ThreadPool* pool, int64_t global_step, const std::vector<int32_t>& order,
-                        F&& step);
-  // The exchange path's step after its batch is in place (the worker's slice, grouped).
+                        F&& step, int64_t ahead = 1);
+  // The exchange path's step after its batch is in place (the worker's slice, grouped), and, when
+  // pre-pulling, the batch of the next step prepared.
   void ExchangeStep(int64_t global_step, int64_t length);
+  // The first global step after global_step's epoch.
+  int64_t EpochEnd(int64_t global_step) const {
+    return (global_step / steps_per_epoch_ + 1) * steps_per_epoch_;
+  }
   // [begin, begin + length) of the epoch order: the global batch of a step.
   void BatchOfStep(int64_t global_step, int64_t* begin, int64_t* length) const;
   // A fused step's traffic counted as the exchange path with one shard would count it.
@@ -178,6 +214,9 @@ class Trainer {
   // The shard side of the push when exactly one worker pushed: the optimizer straight on its
   // rows (the sum of one is that row: the same bits as AddGradients then ApplyStep).
   void UpdateFromOnePush(int64_t global_step, const Buffer& request, const Buffer& grads);
+  // The shard side of the push from several workers: their rows summed in worker order
+  // (Shard::AddGradients), then the optimizer (Shard::ApplyStep).
+  void AddPushesAndApply(int64_t global_step);
 
   Exchange* exchange_;
   Roles roles_;
@@ -203,6 +242,16 @@ class Trainer {
   const float* urow_base_ = nullptr;
   const float* irow_base_ = nullptr;
   std::vector<Buffer> send_, requests_, replies_, pushes_;
+  // Pre-pull: the request of the next step (worker: sent; shard: received) and the shard's reply
+  // to it, gathered during this step; prepulled_step_ is that step, -1 when none.
+  bool prepull_ = false;
+  std::vector<Buffer> next_send_, next_requests_, next_rows_;
+  int64_t prepulled_step_ = -1;
+  // Shard side: per table and local row, 1 + the last global step whose update it was in
+  // (RefreshPrepulled; a stale equal value only costs a needless copy); the ids to copy again.
+  std::vector<uint32_t> updated_at_[2];
+  std::vector<int32_t> refresh_ids_, refresh_at_;
+  std::vector<float> refresh_rows_;
 
   // Threads for a phase of n samples or rows: the pool for big phases, the caller alone for small
   // ones (a fork-join costs microseconds; a batch of 64 takes about ten). Same bits either way.

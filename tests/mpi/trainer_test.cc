@@ -78,16 +78,19 @@ class TrainerMpiTest : public ::testing::TestWithParam<OptimizerKind> {};
 
 // Every cluster shape the world allows: S servers + W workers, and the all-serve mode, each
 // against the dense reference with the same W. Bitwise. With 1 thread per rank, and with 2 (the
-// workers prepare each next batch on one of them, and every phase is split).
+// workers prepare each next batch on one of them, and every phase is split); with pre-pull (the
+// default, in the shapes where no rank both serves and trains) and without.
 TEST_P(TrainerMpiTest, EveryShapeMatchesTheDenseReferenceBitwise) {
   const Dataset data = testing::MakeRandomDataset(37, 29, 300, 60, 11);
   TrainConfig config = SmallConfig(GetParam());
   const int64_t steps = 2 * StepsPerEpoch(300, config.batch_size);  // crosses an epoch
   const int n = WorldSize();
-  for (int threads : {1, 2}) {
+  for (int run = 0; run < 4; ++run) {
+    const int threads = 1 + run % 2;
     config.threads = threads;
+    config.prepull = run < 2;
     config.min_parallel_samples = 1;
-    SCOPED_TRACE("threads=" + std::to_string(threads));
+    SCOPED_TRACE("threads=" + std::to_string(threads) + (config.prepull ? "" : ", no prepull"));
     for (int ranks = 1; ranks <= n; ++ranks) {
       for (int ps = 0; ps < ranks || (ranks == 1 && ps == 0); ++ps) {
         const int workers = (ps == 0 || ranks == 1) ? ranks : ranks - ps;
@@ -127,47 +130,59 @@ INSTANTIATE_TEST_SUITE_P(Optimizers, TrainerMpiTest,
                          [](const auto& info) { return std::string(OptimizerName(info.param)); });
 
 // Bytes pulled per step are the unique rows of each worker's slice plus ids and headers, and in
-// the cluster mode (no rank both serves and trains) they are exactly what crossed the wire.
+// the cluster mode (no rank both serves and trains) they are exactly what crossed the wire over an
+// epoch (with pre-pull, the request of step g+1 goes out during step g, and an epoch's last step
+// requests nothing), with pre-pull or without.
 TEST(TrainerMpiBytesTest, PulledBytesAreTheUniqueRowsOfTheBatch) {
   const int n = WorldSize();
   if (n < 2) GTEST_SKIP() << "needs 2 ranks";
   const Dataset data = testing::MakeRandomDataset(50, 40, 500, 10, 5);
-  TrainConfig config = SmallConfig(OptimizerKind::kAdam);
-  const int ps = n >= 3 ? 2 : 1;
-  MpiExchange ex(MPI_COMM_WORLD);
-  Roles roles;
-  ASSERT_TRUE(Roles::Make(n, ps, &roles).ok());
-  Trainer trainer(&ex, roles, &data, config);
-  std::vector<int32_t> order;
-  EpochOrder(config.seed, 0, static_cast<int64_t>(data.train.size()), &order);
-  const int64_t steps = 5;
-  const TrafficCounters before = ex.counters();
-  for (int64_t g = 0; g < steps; ++g) trainer.Step(g, order);
-  const int w = roles.worker_of_rank(ex.rank());
-  if (w < 0) {
-    EXPECT_EQ(trainer.stats().bytes_pulled, 0);
-    return;
-  }
-  int64_t expect_rows = 0;
-  for (int64_t g = 0; g < steps; ++g) {
-    Slice s = WorkerSlice(config.batch_size, w, roles.num_workers());
-    std::set<int32_t> users, items;
-    for (int64_t j = s.begin; j < s.end; ++j) {
-      const size_t r = static_cast<size_t>(order[static_cast<size_t>(g * config.batch_size + j)]);
-      users.insert(data.train.user(r));
-      items.insert(data.train.item(r));
+  for (bool prepull : {true, false}) {
+    SCOPED_TRACE(prepull ? "prepull" : "no prepull");
+    TrainConfig config = SmallConfig(OptimizerKind::kAdam);
+    config.prepull = prepull;
+    const int ps = n >= 3 ? 2 : 1;
+    MpiExchange ex(MPI_COMM_WORLD);
+    Roles roles;
+    ASSERT_TRUE(Roles::Make(n, ps, &roles).ok());
+    EXPECT_EQ(PrePulls(config, roles), prepull);
+    Trainer trainer(&ex, roles, &data, config);
+    std::vector<int32_t> order;
+    EpochOrder(config.seed, 0, static_cast<int64_t>(data.train.size()), &order);
+    const int64_t steps = trainer.steps_per_epoch();
+    const TrafficCounters before = ex.counters();
+    for (int64_t g = 0; g < steps; ++g) trainer.Step(g, order);
+    // Three rounds per step, either way.
+    EXPECT_EQ(ex.counters().collectives - before.collectives, 3 * steps);
+    const int w = roles.worker_of_rank(ex.rank());
+    if (w < 0) {
+      EXPECT_EQ(trainer.stats().bytes_pulled, 0);
+      continue;
     }
-    expect_rows += static_cast<int64_t>(users.size() + items.size());
+    int64_t expect_rows = 0;
+    for (int64_t g = 0; g < steps; ++g) {
+      Slice s =
+          WorkerSlice(std::min<int64_t>(config.batch_size, static_cast<int64_t>(data.train.size()) -
+                                                               g * config.batch_size),
+                      w, roles.num_workers());
+      std::set<int32_t> users, items;
+      for (int64_t j = s.begin; j < s.end; ++j) {
+        const size_t r = static_cast<size_t>(order[static_cast<size_t>(g * config.batch_size + j)]);
+        users.insert(data.train.user(r));
+        items.insert(data.train.item(r));
+      }
+      expect_rows += static_cast<int64_t>(users.size() + items.size());
+    }
+    const int64_t row_bytes = 4 * (config.dims.k + 1);
+    const int64_t pulled = expect_rows * (row_bytes + 4) + 8 * roles.num_shards() * steps;
+    EXPECT_EQ(trainer.stats().rows_pulled, expect_rows);
+    EXPECT_EQ(trainer.stats().bytes_pulled, pulled);
+    EXPECT_EQ(trainer.stats().bytes_pushed, expect_rows * row_bytes);
+    // Requests + pushes went out, rows came back: the wire carried exactly the counted bytes.
+    EXPECT_EQ(ex.counters().bytes_sent - before.bytes_sent,
+              pulled - expect_rows * row_bytes + expect_rows * row_bytes);
+    EXPECT_EQ(ex.counters().bytes_received - before.bytes_received, expect_rows * row_bytes);
   }
-  const int64_t row_bytes = 4 * (config.dims.k + 1);
-  const int64_t pulled = expect_rows * (row_bytes + 4) + 8 * roles.num_shards() * steps;
-  EXPECT_EQ(trainer.stats().rows_pulled, expect_rows);
-  EXPECT_EQ(trainer.stats().bytes_pulled, pulled);
-  EXPECT_EQ(trainer.stats().bytes_pushed, expect_rows * row_bytes);
-  // Requests + pushes went out, rows came back: the wire carried exactly the counted bytes.
-  EXPECT_EQ(ex.counters().bytes_sent - before.bytes_sent,
-            pulled - expect_rows * row_bytes + expect_rows * row_bytes);
-  EXPECT_EQ(ex.counters().bytes_received - before.bytes_received, expect_rows * row_bytes);
 }
 
 }  // namespace
