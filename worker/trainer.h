@@ -192,8 +192,9 @@ class Trainer {
   void PrepareBatch(int64_t global_step, const std::vector<int32_t>& order, PreparedBatch* b);
   // The prepared batch of a step: the one prepared during the step before, or prepared now.
   PreparedBatch& BatchOf(int64_t global_step, const std::vector<int32_t>& order);
-  // step() on the calling thread while the pool's other thread (a pool of 2) prepares the next
-  // step's batch, when that step is in this epoch; else step() alone.
+  // step() on the calling thread while the pool's other thread (a pool of 2) prepares the batch
+  // of step global_step + ahead (2 when pre-pulling: the next one is read before the step), when
+  // that step is in this epoch; else step() alone.
   template <typename F>
   void RunPreparingNext(ThreadPool* pool, int64_t global_step, const std::vector<int32_t>& order,
                         F&& step, int64_t ahead = 1);
