@@ -108,8 +108,7 @@ Trainer::Trainer(Exchange* exchange, const Roles& roles, const Dataset* data,
       updated_at_[t].assign(static_cast<size_t>(shard_->local_rows(t)), 0);
   }
   const size_t n = static_cast<size_t>(roles.num_ranks());
-  for (auto* v :
-       {&send_, &requests_, &replies_, &pushes_, &next_send_, &next_requests_, &next_rows_}) {
+  for (auto* v : {&send_, &requests_, &replies_, &pushes_, &next_requests_, &next_rows_}) {
     v->resize(n);
   }
 }
@@ -128,41 +127,43 @@ void Trainer::Pull(const int32_t* users, const int32_t* items, int64_t n) {
 }
 
 void Trainer::PullGrouped() {
-  ExchangeRequests(user_unique_, user_offsets_, item_unique_, item_offsets_, &send_, &requests_,
-                   evaluating_ ? "evaluation: ids" : "pull: ids");
-  if (shard_) Serve(requests_, &send_);
+  RequestRows();
   ReceiveRows();
 }
 
-void Trainer::ExchangeRequests(const std::vector<int32_t>& user_unique,
-                               const std::vector<int64_t>& user_offsets,
-                               const std::vector<int32_t>& item_unique,
-                               const std::vector<int64_t>& item_offsets, std::vector<Buffer>* send,
-                               std::vector<Buffer>* requests, const char* activity) {
-  const int num_shards = roles_.num_shards();
+void Trainer::RequestRows() {
   if (worker_ >= 0) {
-    const auto& uoff = user_offsets;
-    const auto& ioff = item_offsets;
-    for (int s = 0; s < num_shards; ++s) {
-      const int32_t nu = static_cast<int32_t>(uoff[s + 1] - uoff[s]);
-      const int32_t ni = static_cast<int32_t>(ioff[s + 1] - ioff[s]);
-      Buffer& b = (*send)[static_cast<size_t>(roles_.shard_rank(s))];
-      b.resize(kHeaderBytes + sizeof(int32_t) * static_cast<size_t>(nu + ni));
-      int32_t* p = b.as<int32_t>();
-      p[0] = nu;
-      p[1] = ni;
-      int32_t* ids = p + 2;
-      for (int32_t j = 0; j < nu; ++j) {
-        ids[j] = static_cast<int32_t>(LocalIndex(user_unique[uoff[s] + j], num_shards));
-      }
-      ids += nu;
-      for (int32_t j = 0; j < ni; ++j) {
-        ids[j] = static_cast<int32_t>(LocalIndex(item_unique[ioff[s] + j], num_shards));
-      }
+    BuildRequests(user_unique_, user_offsets_, item_unique_, item_offsets_, &send_);
+  }
+  exchange_->SetActivity(evaluating_ ? "evaluation: ids" : "pull: ids", current_step_);
+  exchange_->AllToAllV(&send_, &requests_);
+  if (shard_) Serve(requests_, &send_);
+}
+
+void Trainer::BuildRequests(const std::vector<int32_t>& user_unique,
+                            const std::vector<int64_t>& user_offsets,
+                            const std::vector<int32_t>& item_unique,
+                            const std::vector<int64_t>& item_offsets, std::vector<Buffer>* send) {
+  const int num_shards = roles_.num_shards();
+  const auto& uoff = user_offsets;
+  const auto& ioff = item_offsets;
+  for (int s = 0; s < num_shards; ++s) {
+    const int32_t nu = static_cast<int32_t>(uoff[s + 1] - uoff[s]);
+    const int32_t ni = static_cast<int32_t>(ioff[s + 1] - ioff[s]);
+    Buffer& b = (*send)[static_cast<size_t>(roles_.shard_rank(s))];
+    b.resize(kHeaderBytes + sizeof(int32_t) * static_cast<size_t>(nu + ni));
+    int32_t* p = b.as<int32_t>();
+    p[0] = nu;
+    p[1] = ni;
+    int32_t* ids = p + 2;
+    for (int32_t j = 0; j < nu; ++j) {
+      ids[j] = static_cast<int32_t>(LocalIndex(user_unique[uoff[s] + j], num_shards));
+    }
+    ids += nu;
+    for (int32_t j = 0; j < ni; ++j) {
+      ids[j] = static_cast<int32_t>(LocalIndex(item_unique[ioff[s] + j], num_shards));
     }
   }
-  exchange_->SetActivity(activity, current_step_);
-  exchange_->AllToAllV(send, requests);
 }
 
 void Trainer::ReceiveRows() {
@@ -282,30 +283,32 @@ void Trainer::ExchangeStep(int64_t global_step, int64_t length) {
   const int num_shards = roles_.num_shards();
   const size_t row_bytes = sizeof(float) * static_cast<size_t>(width_);
   const int64_t n = static_cast<int64_t>(batch_users_.size());
+  const int64_t next = global_step + 1;
+  const bool prepull = prepull_ && next < EpochEnd(global_step);
   if (prepulled_step_ == global_step) {
     // Requested in the step before, gathered during its math and refreshed after its update.
     if (shard_) {
       send_.swap(next_rows_);
       requests_.swap(next_requests_);
     }
-    ReceiveRows();
   } else {
-    PullGrouped();
+    RequestRows();
   }
   prepulled_step_ = -1;
-  const int64_t next = global_step + 1;
-  const bool prepull = prepull_ && next < EpochEnd(global_step);
+  if (prepull && worker_ >= 0) {
+    // The next step's request rides on the reply round the other way: here a worker sends only
+    // to shards, and a shard only to workers.
+    const PreparedBatch& b = prepared_[next & 1];
+    CFPS_CHECK_EQ(b.step, next);
+    BuildRequests(b.user_unique, b.user_offsets, b.item_unique, b.item_offsets, &send_);
+  }
+  ReceiveRows();
   if (prepull) {
-    // Every rank takes part; the shards gather while the workers compute below.
-    const PreparedBatch* b = nullptr;
-    if (worker_ >= 0) {
-      b = &prepared_[next & 1];
-      CFPS_CHECK_EQ(b->step, next);
+    // The shards gather the next step's rows while the workers compute below.
+    if (shard_) {
+      next_requests_.swap(replies_);
+      Serve(next_requests_, &next_rows_);
     }
-    ExchangeRequests(b ? b->user_unique : user_unique_, b ? b->user_offsets : user_offsets_,
-                     b ? b->item_unique : item_unique_, b ? b->item_offsets : item_offsets_,
-                     &next_send_, &next_requests_, "pull: ids of the next step");
-    if (shard_) Serve(next_requests_, &next_rows_);
     prepulled_step_ = next;
   }
 

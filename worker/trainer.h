@@ -1,7 +1,7 @@
 #pragma once
 // Trainer: the BSP step, run by every rank whatever its roles (server, worker or both).
 //
-// One training step (three AllToAllV rounds over all ranks):
+// One training step (three AllToAllV rounds over all ranks; two with pre-pull, below):
 //   1. request  worker -> every shard:  [int32 nu][int32 ni][nu local user ids][ni local item ids]
 //               (the unique rows of the worker's slice that the shard owns; sent even when empty)
 //   2. reply    shard -> worker:        nu user rows then ni item rows, (k+1) floats each
@@ -11,13 +11,13 @@
 // and momentum of the global step. Evaluation uses rounds 1 and 2 only.
 //
 // Pre-pull (TrainConfig::prepull; in the cluster mode, where no rank both serves and trains): the
-// request of step g+1 travels in step g, right after the reply of step g, so that the shards
-// gather the rows of step g+1 while the workers compute step g. After the update of step g a shard
-// copies again the rows of that gather which step g updated, and at step g+1 sends the reply
-// without a request round: the same rows, bit for bit, as a gather after the update, with the
-// gather off the step's critical path. Still three rounds per step (the request of step g+1, the
-// reply and the push of step g); an epoch's first step has its own request round (the next epoch's
-// order is drawn at its start).
+// request of step g+1 travels in the reply round of step g, the other way (workers to shards), so
+// that the shards gather the rows of step g+1 while the workers compute step g. After the update
+// of step g a shard copies again the rows of that gather which step g updated, and at step g+1
+// sends the reply without a request round: the same rows, bit for bit, as a gather after the
+// update, with the gather off the step's critical path. Two rounds per step (the reply of step g
+// with the request of step g+1, and the push); an epoch's first step has its own request round
+// (the epoch's order is drawn at its start), and its last requests nothing.
 //
 // Counted per worker and step: bytes_pulled = sum over shards of (8 + 4*(nu+ni)) + 4*(k+1)*(nu+ni);
 // bytes_pushed = 4*(k+1)*(nu+ni). With S shards: (U+I)*(4*(k+1)+4) + 8*S pulled for U unique users
@@ -160,14 +160,18 @@ class Trainer {
   void Pull(const int32_t* users, const int32_t* items, int64_t n);
   // Pull for rows already grouped: user_slot_/item_slot_ and the grouped unique rows below.
   void PullGrouped();
-  // The request round of a worker's grouped unique rows (user_unique/item_unique cut by the
-  // offsets): fills send with one request per shard rank, then exchanges it into requests.
-  void ExchangeRequests(const std::vector<int32_t>& user_unique,
-                        const std::vector<int64_t>& user_offsets,
-                        const std::vector<int32_t>& item_unique,
-                        const std::vector<int64_t>& item_offsets, std::vector<Buffer>* send,
-                        std::vector<Buffer>* requests, const char* activity);
-  // The reply round (the shards' send_ holds their rows) and the worker's view of the rows.
+  // The request round of the grouped unique rows in user_unique_ etc. (into the shards'
+  // requests_), and the shards' replies put in send_.
+  void RequestRows();
+  // A worker's request for grouped unique rows (user_unique/item_unique cut by the offsets): one
+  // per shard rank, into send.
+  void BuildRequests(const std::vector<int32_t>& user_unique,
+                     const std::vector<int64_t>& user_offsets,
+                     const std::vector<int32_t>& item_unique,
+                     const std::vector<int64_t>& item_offsets, std::vector<Buffer>* send);
+  // The reply round (the shards' send_ holds their rows; with pre-pull the workers' send_ holds
+  // the next step's requests, which the shards receive into replies_) and the worker's view of
+  // the rows.
   void ReceiveRows();
   // Shard side: the rows each request asks for, into replies[source].
   void Serve(const std::vector<Buffer>& requests, std::vector<Buffer>* replies);
@@ -243,10 +247,10 @@ class Trainer {
   const float* urow_base_ = nullptr;
   const float* irow_base_ = nullptr;
   std::vector<Buffer> send_, requests_, replies_, pushes_;
-  // Pre-pull: the request of the next step (worker: sent; shard: received) and the shard's reply
-  // to it, gathered during this step; prepulled_step_ is that step, -1 when none.
+  // Pre-pull: a shard's requests of the next step and its reply to them, gathered during this
+  // step; prepulled_step_ is that step, -1 when none.
   bool prepull_ = false;
-  std::vector<Buffer> next_send_, next_requests_, next_rows_;
+  std::vector<Buffer> next_requests_, next_rows_;
   int64_t prepulled_step_ = -1;
   // Shard side: per table and local row, 1 + the last global step whose update it was in
   // (RefreshPrepulled; a stale equal value only costs a needless copy); the ids to copy again.
