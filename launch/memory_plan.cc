@@ -56,8 +56,10 @@ MemoryPlan PlanMemory(const Roles& roles, int rank, const Dataset& data,
   const int64_t rows[2] = {data.users.size(), data.items.size()};
   if (roles.serves(rank)) {
     const int s = roles.shard_of_rank(rank), num_shards = roles.num_shards();
+    double local_rows = 0;
     for (int64_t r : rows) {
       const double local = static_cast<double>(RowsOnShard(r, s, num_shards));
+      local_rows += local;
       p.shard_rows += local * width * 4;
       p.shard_state += local * state_width * 4;
       p.shard_aggregation += local * 4;  // slot of each row while a step aggregates
@@ -68,10 +70,7 @@ MemoryPlan PlanMemory(const Roles& roles, int rank, const Dataset& data,
     p.shard_aggregation += touched * (width * 4 + 4);
     if (PrePulls(config, roles)) {
       // The reply to the next step's requests, and per table row the step that last updated it.
-      p.shard_aggregation +=
-          touched * (width * 4 + 4) + static_cast<double>(RowsOnShard(rows[0], s, num_shards) +
-                                                          RowsOnShard(rows[1], s, num_shards)) *
-                                          4;
+      p.shard_aggregation += touched * (width * 4 + 4) + local_rows * 4;
     }
   }
   p.data = static_cast<double>(data.train.bytes() + data.valid.bytes()) + VocabBytes(data.users) +

@@ -243,7 +243,7 @@ void Trainer::Step(int64_t global_step, const std::vector<int32_t>& order) {
     b.step = -1;
     // Pre-pull sends the next step's request in this step: its batch is read now, unless the
     // helper read it during the step before (then the helper reads the one after it).
-    if (prepull_ && global_step + 1 < EpochEnd(global_step)) BatchOf(global_step + 1, order);
+    if (PrePullsNext(global_step)) BatchOf(global_step + 1, order);
   }
   // The groupers are the helper's until the step ends.
   RunPreparingNext(
@@ -284,7 +284,7 @@ void Trainer::ExchangeStep(int64_t global_step, int64_t length) {
   const size_t row_bytes = sizeof(float) * static_cast<size_t>(width_);
   const int64_t n = static_cast<int64_t>(batch_users_.size());
   const int64_t next = global_step + 1;
-  const bool prepull = prepull_ && next < EpochEnd(global_step);
+  const bool prepull = PrePullsNext(global_step);
   if (prepulled_step_ == global_step) {
     // Requested in the step before, gathered during its math and refreshed after its update.
     if (shard_) {

@@ -209,6 +209,10 @@ class Trainer {
   int64_t EpochEnd(int64_t global_step) const {
     return (global_step / steps_per_epoch_ + 1) * steps_per_epoch_;
   }
+  // Whether step global_step sends the request of the next one (not across an epoch's end).
+  bool PrePullsNext(int64_t global_step) const {
+    return prepull_ && global_step + 1 < EpochEnd(global_step);
+  }
   // [begin, begin + length) of the epoch order: the global batch of a step.
   void BatchOfStep(int64_t global_step, int64_t* begin, int64_t* length) const;
   // A fused step's traffic counted as the exchange path with one shard would count it.
