@@ -584,6 +584,13 @@ void Trainer::FusedStep(int64_t global_step, const std::vector<int32_t>& order) 
   CountFusedStep(nu + ni);
 }
 
+void Trainer::GatherShare(const int32_t* idx, int64_t n, int t, int threads) {
+  int64_t b, e;
+  SplitRange(n, t, threads, &b, &e);
+  GatherBatch(data_->train, idx + b, e - b, batch_users_.data() + b, batch_items_.data() + b,
+              batch_ratings_.data() + b);
+}
+
 void Trainer::FusedStepPhased(int64_t global_step, const std::vector<int32_t>& order) {
   int64_t begin, n;
   BatchOfStep(global_step, &begin, &n);
@@ -597,42 +604,38 @@ void Trainer::FusedStepPhased(int64_t global_step, const std::vector<int32_t>& o
   delta_.resize(static_cast<size_t>(n));
   const int32_t* idx = order.data() + begin;
 
-  // Phase 1: the batch's rows and their dedup, one table per thread.
-  auto users = [&] {
-    GatherBatch(data_->train, idx, n, batch_users_.data(),
-                threads == 1 ? batch_items_.data() : nullptr, batch_ratings_.data());
-    user_groups_.Group(batch_users_.data(), n, 1, &user_slot_);
-    SplitSlots(user_slot_, n, user_groups_.num_unique(), threads, &ucount_, &ubounds_);
-  };
-  auto items = [&] {
-    if (threads > 1) {
-      // The users' thread reads the same records at the same time: whichever misses first.
-      GatherBatch(data_->train, idx, n, nullptr, batch_items_.data(), nullptr);
-    }
-    item_groups_.Group(batch_items_.data(), n, 1, &item_slot_);
-    SplitSlots(item_slot_, n, item_groups_.num_unique(), threads, &icount_, &ibounds_);
-  };
-  RunPhase(threads, [&](int t) {
-    if (t == 0) users();
-    if (t == (threads > 1 ? 1 : 0)) items();
-  });
-  const int64_t nu = user_groups_.num_unique();
-  const int64_t ni = item_groups_.num_unique();
-  ugrad_.resize(static_cast<size_t>(nu * width_));
-  igrad_.resize(static_cast<size_t>(ni * width_));
+  // The batch's records: read during the previous step's last phase, unless this step starts an
+  // epoch or a call.
+  if (gathered_step_ != global_step) {
+    RunPhase(threads, [&](int t) { GatherShare(idx, n, t, threads); });
+  }
+  gathered_step_ = -1;
 
-  // Phase 2: forward, on the shard's own rows (one shard: local row = global row).
+  // Phase 1: the dedup, one table per thread, then each thread's share of the forward, on the
+  // shard's own rows (one shard: local row = global row). The slots wait for phase 2.
   const float* utable = shard_->values(kUserTable).data();
   const float* itable = shard_->values(kItemTable).data();
   const SampleRows rows{utable, itable, batch_users_.data(), batch_items_.data()};
   RunPhase(threads, [&](int t) {
+    if (t == 0) {
+      user_groups_.Group(batch_users_.data(), n, 1, &user_slot_);
+      SplitSlots(user_slot_, n, user_groups_.num_unique(), threads, &ucount_, &ubounds_);
+    }
+    if (t == (threads > 1 ? 1 : 0)) {
+      item_groups_.Group(batch_items_.data(), n, 1, &item_slot_);
+      SplitSlots(item_slot_, n, item_groups_.num_unique(), threads, &icount_, &ibounds_);
+    }
     int64_t b, e;
     SplitRange(n, t, threads, &b, &e);
     ForwardDeltas(config_.dims, rows, batch_ratings_.data(), n, b, e, err_.data(), delta_.data());
   });
   train_sse_ += SumSquares(err_.data(), n);
+  const int64_t nu = user_groups_.num_unique();
+  const int64_t ni = item_groups_.num_unique();
+  ugrad_.resize(static_cast<size_t>(nu * width_));
+  igrad_.resize(static_cast<size_t>(ni * width_));
 
-  // Phase 3: one gradient row per unique row; phase 4: the optimizer on exactly those rows.
+  // Phase 2: one gradient row per unique row; phase 3: the optimizer on exactly those rows.
   RunPhase(threads, [&](int t) {
     ReduceRows(k, n, user_slot_.data(), delta_.data(), itable, batch_items_.data(),
                ubounds_[static_cast<size_t>(t)], ubounds_[static_cast<size_t>(t) + 1],
@@ -643,13 +646,26 @@ void Trainer::FusedStepPhased(int64_t global_step, const std::vector<int32_t>& o
   });
   const PreparedStep step = PrepareStep(config_.optimizer, width_, schedule_.Lr(global_step),
                                         schedule_.Mom(global_step), global_step + 1);
+  // After its rows, each thread reads its share of the next step's records in the same phase:
+  // they are random reads of the data, a cache miss each, which this way are read once (not once
+  // per table's thread) and cost no fork-join of their own. This step's records are read no more.
+  const int64_t next = global_step + 1;
+  int64_t next_begin = 0, next_n = 0;
+  if (next % steps_per_epoch_ != 0) BatchOfStep(next, &next_begin, &next_n);
+  if (next_n > 0) {
+    batch_users_.resize(static_cast<size_t>(next_n));
+    batch_items_.resize(static_cast<size_t>(next_n));
+    batch_ratings_.resize(static_cast<size_t>(next_n));
+  }
   RunPhase(threads, [&](int t) {
     int64_t ub, ue, ib, ie;
     SplitRange(nu, t, threads, &ub, &ue);
     SplitRange(ni, t, threads, &ib, &ie);
     shard_->UpdateRows(kUserTable, step, user_groups_.unique().data(), ugrad_.data(), ub, ue);
     shard_->UpdateRows(kItemTable, step, item_groups_.unique().data(), igrad_.data(), ib, ie);
+    if (next_n > 0) GatherShare(order.data() + next_begin, next_n, t, threads);
   });
+  if (next_n > 0) gathered_step_ = next;
 
   CountFusedStep(nu + ni);
 }
@@ -660,6 +676,7 @@ void Trainer::Evaluate(double* sse, int64_t* count) {
   const int64_t longest = (n + num_workers - 1) / num_workers;
   const int64_t rounds = (longest + config_.eval_batch - 1) / config_.eval_batch;
   evaluating_ = true;
+  gathered_step_ = -1;  // the records below take the batch's vectors
   double local[2] = {0.0, 0.0};
   Slice slice;
   if (worker_ >= 0) slice = WorkerSlice(n, worker_, num_workers);
@@ -725,6 +742,7 @@ int64_t Trainer::Train(int64_t start_step, const Hooks& hooks) {
   const int64_t n_train = static_cast<int64_t>(data_->train.size());
   int64_t step = start_step;
   prepulled_step_ = -1;  // a pre-pull left by an earlier call was read with another order
+  gathered_step_ = -1;   // and so were records gathered ahead
   for (int epoch = static_cast<int>(start_step / steps_per_epoch_); epoch < config_.epochs;
        ++epoch) {
     const double t0 = Now();

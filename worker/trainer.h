@@ -184,6 +184,8 @@ class Trainer {
   // phase among them.
   void FusedStep(int64_t global_step, const std::vector<int32_t>& order);
   void FusedStepPhased(int64_t global_step, const std::vector<int32_t>& order);
+  // Thread t's share of the records idx[0..n) into batch_users_, batch_items_, batch_ratings_.
+  void GatherShare(const int32_t* idx, int64_t n, int t, int threads);
   // This worker's slice of a step's batch, read from the training ratings and deduplicated, its
   // unique rows grouped by shard (RowGrouper): ready for the exchange or the fused math.
   struct PreparedBatch {
@@ -247,6 +249,9 @@ class Trainer {
   std::vector<int64_t> user_offsets_, item_offsets_;
   std::vector<int32_t> user_slot_, item_slot_, batch_users_, batch_items_;
   std::vector<float> batch_ratings_;
+  // The step whose records FusedStepPhased read into the batch's vectors ahead, during the step
+  // before it; -1 when none.
+  int64_t gathered_step_ = -1;
   std::vector<float> urows_, irows_, ugrad_, igrad_;
   const float* urow_base_ = nullptr;
   const float* irow_base_ = nullptr;
