@@ -81,12 +81,32 @@ void ReduceRows(int k, int64_t n, const int32_t* slot_of, const float* delta,
     out[j] = 0.0f;
   }
   if (first >= last) return;
-  // Rows of the other table were read by ForwardDeltas moments ago: mostly still in cache.
-  for (int64_t i = 0; i < n; ++i) {
-    const int32_t s = slot_of[i];
-    if (s < first || s >= last) continue;
-    kernel_math::AddScaledRow(delta[i], other_base + static_cast<int64_t>(other_row[i]) * width, k,
-                              out + static_cast<int64_t>(s) * width);
+  // In chunks of samples: first the chunk's samples whose slot is in [first, last), picked
+  // without a branch (which slots are in range follows no pattern the CPU could predict), then
+  // their rows in sample order. The rows of the other table were read by ForwardDeltas moments
+  // ago, mostly by this thread (slots are numbered by first appearance), but a cache miss is
+  // still likely: prefetched a few samples ahead.
+  constexpr int64_t kChunk = 128;
+  constexpr int kAhead = 8;
+  int32_t picked[kChunk];
+  const uint32_t span = static_cast<uint32_t>(last - first);
+  for (int64_t begin = 0; begin < n; begin += kChunk) {
+    const int64_t end = begin + kChunk < n ? begin + kChunk : n;
+    int m = 0;
+    for (int64_t i = begin; i < end; ++i) {
+      picked[m] = static_cast<int32_t>(i - begin);
+      m += static_cast<uint32_t>(slot_of[i] - first) < span ? 1 : 0;
+    }
+    for (int j = 0; j < m; ++j) {
+      if (j + kAhead < m) {
+        PrefetchFloats(
+            other_base + static_cast<int64_t>(other_row[begin + picked[j + kAhead]]) * width,
+            static_cast<size_t>(width));
+      }
+      const int64_t i = begin + picked[j];
+      kernel_math::AddScaledRow(delta[i], other_base + static_cast<int64_t>(other_row[i]) * width,
+                                k, out + static_cast<int64_t>(slot_of[i]) * width);
+    }
   }
 }
 
