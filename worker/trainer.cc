@@ -611,6 +611,13 @@ void Trainer::FusedStepPhased(int64_t global_step, const std::vector<int32_t>& o
   }
   gathered_step_ = -1;
 
+  // Phase 2's split. In the blocked order with two threads: one table each, every sample (the two
+  // tables' sums take the same work, the tile's rows sit in both cores' caches, and no thread scans
+  // samples it skips). Otherwise each thread the samples of its range of slots of both tables:
+  // slots are numbered by first appearance, so in the random order mostly the samples whose rows
+  // its own forward share just read (a row the other core read costs a transfer between the cores).
+  const bool by_table = threads == 2 && config_.order_blocks > 1;
+
   // Phase 1: the dedup, one table per thread, then each thread's share of the forward, on the
   // shard's own rows (one shard: local row = global row). The slots wait for phase 2.
   const float* utable = shard_->values(kUserTable).data();
@@ -619,11 +626,15 @@ void Trainer::FusedStepPhased(int64_t global_step, const std::vector<int32_t>& o
   RunPhase(threads, [&](int t) {
     if (t == 0) {
       user_groups_.Group(batch_users_.data(), n, 1, &user_slot_);
-      SplitSlots(user_slot_, n, user_groups_.num_unique(), threads, &ucount_, &ubounds_);
+      if (!by_table) {
+        SplitSlots(user_slot_, n, user_groups_.num_unique(), threads, &ucount_, &ubounds_);
+      }
     }
     if (t == (threads > 1 ? 1 : 0)) {
       item_groups_.Group(batch_items_.data(), n, 1, &item_slot_);
-      SplitSlots(item_slot_, n, item_groups_.num_unique(), threads, &icount_, &ibounds_);
+      if (!by_table) {
+        SplitSlots(item_slot_, n, item_groups_.num_unique(), threads, &icount_, &ibounds_);
+      }
     }
     int64_t b, e;
     SplitRange(n, t, threads, &b, &e);
@@ -637,6 +648,17 @@ void Trainer::FusedStepPhased(int64_t global_step, const std::vector<int32_t>& o
 
   // Phase 2: one gradient row per unique row; phase 3: the optimizer on exactly those rows.
   RunPhase(threads, [&](int t) {
+    if (by_table) {
+      if (t == 0) {
+        ReduceRows(k, n, user_slot_.data(), delta_.data(), itable, batch_items_.data(), 0,
+                   static_cast<int32_t>(nu), ugrad_.data());
+      }
+      if (t == 1) {
+        ReduceRows(k, n, item_slot_.data(), delta_.data(), utable, batch_users_.data(), 0,
+                   static_cast<int32_t>(ni), igrad_.data());
+      }
+      return;
+    }
     ReduceRows(k, n, user_slot_.data(), delta_.data(), itable, batch_items_.data(),
                ubounds_[static_cast<size_t>(t)], ubounds_[static_cast<size_t>(t) + 1],
                ugrad_.data());

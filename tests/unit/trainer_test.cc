@@ -105,6 +105,39 @@ TEST(LocalTrainerTest, PreparingAheadChangesNoBits) {
   }
 }
 
+// In the blocked order the fused step with two threads reduces the gradients one table per thread
+// (with three, by ranges of slots): the exchange path's bits on one thread, which the reference
+// test above ties to the dense reference in the random order.
+TEST(LocalTrainerTest, BlockedOrderFusedMatchesTheExchangePathBitwise) {
+  const Dataset data = testing::MakeRandomDataset(31, 17, 250, 40, 3);
+  for (OptimizerKind kind : {OptimizerKind::kAdam, OptimizerKind::kSgd, OptimizerKind::kAdagrad}) {
+    std::vector<float> want[2];
+    for (int threads : {1, 2, 3}) {
+      SCOPED_TRACE(std::string(OptimizerName(kind)) + ", threads " + std::to_string(threads));
+      TrainConfig c = SmallConfig(3);
+      c.optimizer.kind = kind;
+      c.order_blocks = 3;
+      c.threads = threads;
+      c.min_parallel_samples = 1;
+      c.fused_single_rank = threads > 1;
+      LocalExchange ex;
+      Roles roles;
+      ASSERT_TRUE(Roles::Make(1, 1, &roles).ok());
+      Trainer trainer(&ex, roles, &data, c);
+      TrainAllEpochs(&trainer);
+      std::vector<float> got[2];
+      trainer.GatherModel(0, &got[0], &got[1]);
+      if (threads == 1) {
+        want[0] = got[0];
+        want[1] = got[1];
+        continue;
+      }
+      EXPECT_TRUE(testing::BitwiseEqual(got[0], want[0]));
+      EXPECT_TRUE(testing::BitwiseEqual(got[1], want[1]));
+    }
+  }
+}
+
 // A shard on a device (the host twin of the CUDA table) trains the reference's bits: the step's
 // pulls and optimizer go through the device copy, the export reads the synced mirror.
 TEST(LocalTrainerTest, ShardOnADeviceMatchesTheDenseReferenceBitwise) {
