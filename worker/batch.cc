@@ -23,7 +23,8 @@ void EpochOrder(uint64_t seed, int64_t epoch, int64_t n, std::vector<int32_t>* o
 }
 
 void BlockedEpochOrder(uint64_t seed, int64_t epoch, const RatingArrays& ratings, int64_t users,
-                       int64_t items, int blocks, std::vector<int32_t>* order, ThreadPool* pool) {
+                       int64_t items, int blocks, std::vector<int32_t>* order, ThreadPool* pool,
+                       TileCounts* counts) {
   CFPS_CHECK_GE(blocks, 1);
   const int64_t n = static_cast<int64_t>(ratings.size());
   if (blocks == 1) {
@@ -53,16 +54,32 @@ void BlockedEpochOrder(uint64_t seed, int64_t epoch, const RatingArrays& ratings
   // p's ratings follow part p-1's, so the result is the one-part sort's (file order in a tile).
   if (n < (int64_t{1} << 16)) pool = nullptr;  // not worth a fork-join
   const int parts = pool != nullptr ? pool->size() : 1;
-  std::vector<std::vector<int64_t>> count(static_cast<size_t>(parts),
-                                          std::vector<int64_t>(tiles, 0));
-  RunOn(pool, [&](int p) {
-    int64_t begin, end;
-    SplitRange(n, p, parts, &begin, &end);
-    std::vector<int64_t>& mine = count[static_cast<size_t>(p)];
-    ratings.Read([&](auto reader) {
-      for (int64_t k = begin; k < end; ++k) ++mine[tile_of(reader(static_cast<size_t>(k)))];
+  std::vector<std::vector<int64_t>> count;
+  if (counts != nullptr && counts->ratings == &ratings && counts->n == static_cast<size_t>(n) &&
+      counts->users == users && counts->items == items && counts->blocks == blocks &&
+      counts->parts == parts) {
+    count = counts->count;
+  } else {
+    count.assign(static_cast<size_t>(parts), std::vector<int64_t>(tiles, 0));
+    RunOn(pool, [&](int p) {
+      int64_t begin, end;
+      SplitRange(n, p, parts, &begin, &end);
+      std::vector<int64_t>& mine = count[static_cast<size_t>(p)];
+      ratings.Read([&](auto reader) {
+        for (int64_t k = begin; k < end; ++k) ++mine[tile_of(reader(static_cast<size_t>(k)))];
+      });
     });
-  });
+    if (counts != nullptr) {
+      counts->ratings = &ratings;
+      counts->n = static_cast<size_t>(n);
+      counts->users = users;
+      counts->items = items;
+      counts->blocks = blocks;
+      counts->parts = parts;
+      counts->count = count;
+      ++counts->passes;
+    }
+  }
   std::vector<int32_t> visit(tiles);
   for (size_t t = 0; t < tiles; ++t) visit[t] = static_cast<int32_t>(t);
   Rng tile_rng(Hash4(seed, 0x74696c6573ULL /* "tiles" */, static_cast<uint64_t>(epoch), 0));

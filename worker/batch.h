@@ -24,6 +24,16 @@ int64_t StepsPerEpoch(int64_t n_train, int64_t batch_size);
 // The order in which epoch `epoch` visits the training ratings (a permutation of 0..n-1).
 void EpochOrder(uint64_t seed, int64_t epoch, int64_t n, std::vector<int32_t>* order);
 
+// BlockedEpochOrder's count of ratings per tile, kept between calls (see there).
+struct TileCounts {
+  const RatingArrays* ratings = nullptr;  // what they count: these ratings, so tiled and split
+  size_t n = 0;
+  int64_t users = 0, items = 0;
+  int blocks = 0, parts = 0;
+  std::vector<std::vector<int64_t>> count;  // [part][tile]: part p's share of the ratings
+  int64_t passes = 0;                       // counting passes made (for tests)
+};
+
 // The order of epoch `epoch` for --order blocked: LIBMF's blocking of the rating matrix. Rows of
 // the user table are cut into `blocks` contiguous ranges, so are the item table's, and each
 // rating falls in one of the blocks x blocks tiles; the epoch visits the tiles in a seeded random
@@ -32,9 +42,12 @@ void EpochOrder(uint64_t seed, int64_t epoch, int64_t n, std::vector<int32_t>* o
 // which stay in the caches. blocks == 1 is EpochOrder itself. `users` and `items` are the table
 // sizes; every rating's rows must be in [0, users) and [0, items). With `pool` (optional) the
 // sort and the shuffles run on its threads; the order is the same.
+// `counts` (optional) keeps the ratings' count per tile, which does not change between epochs:
+// a later call with the same ratings, table sizes, blocks and pool size skips the counting pass
+// (a read of every rating; 0.05 s of an ML-25M epoch's 0.2 s of ordering). The order is the same.
 void BlockedEpochOrder(uint64_t seed, int64_t epoch, const RatingArrays& ratings, int64_t users,
                        int64_t items, int blocks, std::vector<int32_t>* order,
-                       ThreadPool* pool = nullptr);
+                       ThreadPool* pool = nullptr, TileCounts* counts = nullptr);
 
 // The blocks per table of --order blocked when --blocks is 0: enough that one tile's rows and
 // their optimizer state (row_bytes each) take at most about 2 MB (a core's L2 cache and then

@@ -772,7 +772,7 @@ int64_t Trainer::Train(int64_t start_step, const Hooks& hooks) {
       BlockedEpochOrder(config_.seed, epoch, data_->train,
                         static_cast<int64_t>(data_->users.size()),
                         static_cast<int64_t>(data_->items.size()), config_.order_blocks, &order,
-                        ahead_pool_ ? ahead_pool_.get() : pool_.get());
+                        ahead_pool_ ? ahead_pool_.get() : pool_.get(), &tile_counts_);
     }
     train_sse_ = 0;
     const StepStats before = stats_;

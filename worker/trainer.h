@@ -252,6 +252,7 @@ class Trainer {
   // The step whose records FusedStepPhased read into the batch's vectors ahead, during the step
   // before it; -1 when none.
   int64_t gathered_step_ = -1;
+  TileCounts tile_counts_;  // of the blocked order, the same every epoch
   std::vector<float> urows_, irows_, ugrad_, igrad_;
   const float* urow_base_ = nullptr;
   const float* irow_base_ = nullptr;

@@ -97,6 +97,29 @@ TEST(BatchTest, BlockedEpochOrderOnAPoolIsTheSameOrder) {
   }
 }
 
+// The tile counts kept from the first call give later epochs the order a fresh count gives, on
+// one thread and on a pool, and are counted again only when the tiling or the split changes.
+TEST(BatchTest, BlockedEpochOrderReusesItsTileCounts) {
+  const int64_t users = 1000, items = 700, n = 200003;
+  const RatingArrays r = RandomRatings(users, items, n, 11);
+  TileCounts counts;
+  ThreadPool pool(2);
+  for (ThreadPool* p : {static_cast<ThreadPool*>(nullptr), &pool}) {
+    for (int epoch = 0; epoch < 3; ++epoch) {
+      std::vector<int32_t> fresh, kept;
+      BlockedEpochOrder(42, epoch, r, users, items, 7, &fresh, p);
+      BlockedEpochOrder(42, epoch, r, users, items, 7, &kept, p, &counts);
+      EXPECT_EQ(kept, fresh) << "epoch " << epoch << (p ? ", pool" : "");
+    }
+  }
+  EXPECT_EQ(counts.passes, 2);  // once per split (one part, then two)
+  std::vector<int32_t> fresh, kept;
+  BlockedEpochOrder(42, 1, r, users, items, 5, &fresh, &pool);
+  BlockedEpochOrder(42, 1, r, users, items, 5, &kept, &pool, &counts);
+  EXPECT_EQ(kept, fresh);
+  EXPECT_EQ(counts.passes, 3);
+}
+
 // More blocks than rows: empty ranges, still every rating once.
 TEST(BatchTest, BlockedEpochOrderWithMoreBlocksThanRows) {
   const RatingArrays r = RandomRatings(3, 2, 50, 9);
