@@ -21,6 +21,22 @@ double Now() {
 }
 constexpr size_t kHeaderBytes = 2 * sizeof(int32_t);
 
+// A request as BuildRequests writes it: int32 counts nu and ni, then nu local user ids and ni
+// local item ids. Checks the buffer's size against its counts (it came over the wire).
+struct Request {
+  int32_t count[2];
+  const int32_t* ids[2];
+  size_t rows() const { return static_cast<size_t>(count[0]) + static_cast<size_t>(count[1]); }
+};
+Request ReadRequest(const Buffer& req) {
+  CFPS_CHECK_GE(req.size(), kHeaderBytes);
+  const int32_t* p = req.as<int32_t>();
+  Request r{{p[0], p[1]}, {p + 2, p + 2 + p[0]}};
+  CFPS_CHECK(r.count[0] >= 0 && r.count[1] >= 0);
+  CFPS_CHECK_EQ(req.size(), kHeaderBytes + sizeof(int32_t) * r.rows());
+  return r;
+}
+
 // The batch's columns from the training ratings idx[0, n) (read in random order: prefetched);
 // a null column is not written.
 void GatherBatch(const RatingArrays& train, const int32_t* idx, int64_t n, int32_t* users,
@@ -208,15 +224,13 @@ void Trainer::Serve(const std::vector<Buffer>& requests, std::vector<Buffer>* re
   for (size_t src = 0; src < requests.size(); ++src) {
     const Buffer& req = requests[src];
     if (req.empty()) continue;
-    CFPS_CHECK_GE(req.size(), kHeaderBytes);
-    const int32_t* p = req.as<int32_t>();
-    const int32_t nu = p[0], ni = p[1];
-    CFPS_CHECK_EQ(req.size(), kHeaderBytes + sizeof(int32_t) * static_cast<size_t>(nu + ni));
+    const Request r = ReadRequest(req);
     Buffer& out = (*replies)[src];
-    out.resize(sizeof(float) * width * static_cast<size_t>(nu + ni));
+    out.resize(sizeof(float) * width * r.rows());
     float* rows = out.as<float>();
-    shard_->Gather(kUserTable, p + 2, nu, rows);
-    shard_->Gather(kItemTable, p + 2 + nu, ni, rows + static_cast<size_t>(nu) * width);
+    shard_->Gather(kUserTable, r.ids[0], r.count[0], rows);
+    shard_->Gather(kItemTable, r.ids[1], r.count[1],
+                   rows + static_cast<size_t>(r.count[0]) * width);
   }
 }
 
@@ -384,13 +398,12 @@ void Trainer::AddPushesAndApply(int64_t global_step) {
   for (size_t src = 0; src < requests_.size(); ++src) {
     const Buffer& req = requests_[src];
     if (req.empty()) continue;
-    const int32_t* p = req.as<int32_t>();
-    const int32_t nu = p[0], ni = p[1];
+    const Request r = ReadRequest(req);
     const Buffer& grads = pushes_[src];
-    CFPS_CHECK_EQ(grads.size(), row_bytes * static_cast<size_t>(nu + ni));
-    shard_->AddGradients(kUserTable, p + 2, nu, grads.as<float>());
-    shard_->AddGradients(kItemTable, p + 2 + nu, ni,
-                         grads.as<float>() + static_cast<size_t>(nu) * width_);
+    CFPS_CHECK_EQ(grads.size(), row_bytes * r.rows());
+    shard_->AddGradients(kUserTable, r.ids[0], r.count[0], grads.as<float>());
+    shard_->AddGradients(kItemTable, r.ids[1], r.count[1],
+                         grads.as<float>() + static_cast<size_t>(r.count[0]) * width_);
   }
   shard_->ApplyStep(PrepareStep(config_.optimizer, width_, schedule_.Lr(global_step),
                                 schedule_.Mom(global_step), global_step + 1),
@@ -401,28 +414,24 @@ void Trainer::RefreshPrepulled(int64_t global_step) {
   const uint32_t mark = static_cast<uint32_t>(global_step) + 1;
   for (const Buffer& req : requests_) {
     if (req.empty()) continue;
-    const int32_t* p = req.as<int32_t>();
-    const int32_t counts[2] = {p[0], p[1]};
-    const int32_t* ids = p + 2;
+    const Request r = ReadRequest(req);
     for (int t = 0; t < 2; ++t) {
       uint32_t* at = updated_at_[t].data();
-      for (int32_t j = 0; j < counts[t]; ++j) at[ids[j]] = mark;
-      ids += counts[t];
+      for (int32_t j = 0; j < r.count[t]; ++j) at[r.ids[t][j]] = mark;
     }
   }
   const size_t width = static_cast<size_t>(width_);
   for (size_t src = 0; src < next_requests_.size(); ++src) {
     const Buffer& req = next_requests_[src];
     if (req.empty()) continue;
-    const int32_t* p = req.as<int32_t>();
-    const int32_t counts[2] = {p[0], p[1]};
-    const int32_t* ids = p + 2;
+    const Request r = ReadRequest(req);
     float* rows = next_rows_[src].as<float>();
     for (int t = 0; t < 2; ++t) {
+      const int32_t* ids = r.ids[t];
       const uint32_t* at = updated_at_[t].data();
       refresh_ids_.clear();
       refresh_at_.clear();
-      for (int32_t j = 0; j < counts[t]; ++j) {
+      for (int32_t j = 0; j < r.count[t]; ++j) {
         if (at[ids[j]] == mark) {
           refresh_ids_.push_back(ids[j]);
           refresh_at_.push_back(j);
@@ -432,13 +441,12 @@ void Trainer::RefreshPrepulled(int64_t global_step) {
       if (m) {
         refresh_rows_.resize(m * width);
         shard_->Gather(t, refresh_ids_.data(), static_cast<int64_t>(m), refresh_rows_.data());
-        for (size_t r = 0; r < m; ++r) {
-          std::memcpy(rows + static_cast<size_t>(refresh_at_[r]) * width,
-                      refresh_rows_.data() + r * width, sizeof(float) * width);
+        for (size_t i = 0; i < m; ++i) {
+          std::memcpy(rows + static_cast<size_t>(refresh_at_[i]) * width,
+                      refresh_rows_.data() + i * width, sizeof(float) * width);
         }
       }
-      ids += counts[t];
-      rows += static_cast<size_t>(counts[t]) * width;
+      rows += static_cast<size_t>(r.count[t]) * width;
     }
   }
 }
@@ -456,17 +464,14 @@ void SplitSlots(const std::vector<int32_t>& slot_of, int64_t n, int64_t num_slot
 
 void Trainer::UpdateFromOnePush(int64_t global_step, const Buffer& request, const Buffer& grads) {
   const size_t row_bytes = sizeof(float) * static_cast<size_t>(width_);
-  CFPS_CHECK_GE(request.size(), kHeaderBytes);
-  const int32_t* p = request.as<int32_t>();
-  const int32_t nu = p[0], ni = p[1];
-  CFPS_CHECK_EQ(grads.size(), row_bytes * static_cast<size_t>(nu + ni));
-  const int32_t* const ids[2] = {p + 2, p + 2 + nu};
+  const Request r = ReadRequest(request);
+  CFPS_CHECK_EQ(grads.size(), row_bytes * r.rows());
   const float* const rows[2] = {grads.as<float>(),
-                                grads.as<float>() + static_cast<size_t>(nu) * width_};
-  const int64_t count[2] = {nu, ni};
+                                grads.as<float>() + static_cast<size_t>(r.count[0]) * width_};
+  const int64_t count[2] = {r.count[0], r.count[1]};
   shard_->UpdateTables(PrepareStep(config_.optimizer, width_, schedule_.Lr(global_step),
                                    schedule_.Mom(global_step), global_step + 1),
-                       ids, rows, count,
+                       r.ids, rows, count,
                        PhaseThreads(config_.batch_size) > 1 ? pool_.get() : nullptr);
 }
 
