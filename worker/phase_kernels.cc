@@ -84,8 +84,8 @@ void ReduceRows(int k, int64_t n, const int32_t* slot_of, const float* delta,
   // In chunks of samples: first the chunk's samples whose slot is in [first, last), picked
   // without a branch (which slots are in range follows no pattern the CPU could predict), then
   // their rows in sample order. The rows of the other table were read by ForwardDeltas moments
-  // ago, mostly by this thread (slots are numbered by first appearance), but a cache miss is
-  // still likely: prefetched a few samples ahead.
+  // ago (by this thread, mostly, when the threads split the slots: slots are numbered by first
+  // appearance), but a cache miss is still likely: prefetched a few samples ahead.
   constexpr int64_t kChunk = 128;
   constexpr int kAhead = 8;
   int32_t picked[kChunk];

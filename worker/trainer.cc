@@ -31,9 +31,11 @@ struct Request {
 Request ReadRequest(const Buffer& req) {
   CFPS_CHECK_GE(req.size(), kHeaderBytes);
   const int32_t* p = req.as<int32_t>();
-  Request r{{p[0], p[1]}, {p + 2, p + 2 + p[0]}};
-  CFPS_CHECK(r.count[0] >= 0 && r.count[1] >= 0);
+  CFPS_CHECK(p[0] >= 0 && p[1] >= 0);
+  Request r{{p[0], p[1]}, {nullptr, nullptr}};
   CFPS_CHECK_EQ(req.size(), kHeaderBytes + sizeof(int32_t) * r.rows());
+  r.ids[0] = p + 2;
+  r.ids[1] = p + 2 + p[0];
   return r;
 }
 
@@ -678,7 +680,7 @@ void Trainer::FusedStepPhased(int64_t global_step, const std::vector<int32_t>& o
   // per table's thread) and cost no fork-join of their own. This step's records are read no more.
   const int64_t next = global_step + 1;
   int64_t next_begin = 0, next_n = 0;
-  if (next % steps_per_epoch_ != 0) BatchOfStep(next, &next_begin, &next_n);
+  if (next < EpochEnd(global_step)) BatchOfStep(next, &next_begin, &next_n);
   if (next_n > 0) {
     batch_users_.resize(static_cast<size_t>(next_n));
     batch_items_.resize(static_cast<size_t>(next_n));
