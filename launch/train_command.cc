@@ -247,6 +247,23 @@ int RunTrain(int argc, const char* const* argv) {
       masks[0] = mine;
     }
     opt.train.threads = CoreShare(masks, static_cast<size_t>(local_rank));
+  } else {
+    // An explicit --threads above the CPUs a rank may run on makes its threads take turns on them
+    // (mpirun binds each rank to one core when a job has two ranks or fewer): say so, once, for
+    // the rank with the fewest CPUs.
+    struct {
+      int excess;
+      int rank;
+    } over = {opt.train.threads - AvailableCores(), rank};
+    if (size > 1) MPI_Allreduce(MPI_IN_PLACE, &over, 1, MPI_2INT, MPI_MAXLOC, MPI_COMM_WORLD);
+    if (rank == 0 && over.excess > 0) {
+      const int cpus = opt.train.threads - over.excess;
+      LogWarning("--threads " + std::to_string(opt.train.threads) + " but rank " +
+                 std::to_string(over.rank) + " may run on " + std::to_string(cpus) + " CPU" +
+                 (cpus == 1 ? "" : "s") +
+                 " (its affinity mask: mpirun binds each rank of a job of 2 ranks or fewer to "
+                 "one core unless --bind-to none), so its threads take turns");
+    }
   }
   // The fewest and the most threads of any rank, for the start-up line.
   int thread_range[2] = {-opt.train.threads, opt.train.threads};
