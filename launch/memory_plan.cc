@@ -81,10 +81,9 @@ MemoryPlan PlanMemory(const Roles& roles, int rank, const Dataset& data,
     p.order = static_cast<double>(data.train.size()) * 4;
     if (config.order_blocks > 1) {
       // BlockedEpochOrder: row -> range; per tile its start, size and place in the visit, and a
-      // count per thread of the pool that sorts: the 2 threads of a worker that prepares ahead
-      // (the trainer's ahead pool), else the rank's --threads.
+      // count per thread of the pool that sorts (OrderThreads).
       const double tiles = static_cast<double>(config.order_blocks) * config.order_blocks;
-      const int sorters = PreparesAhead(config, roles, rank) ? 2 : std::max(1, config.threads);
+      const int sorters = OrderThreads(config, roles, rank);
       p.order += static_cast<double>(data.users.size() + data.items.size()) * 4 +
                  tiles * (20 + 8 * sorters);
     }

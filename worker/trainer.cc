@@ -69,6 +69,16 @@ bool PreparesAhead(const TrainConfig& config, const Roles& roles, int rank) {
          !RunsFused(config, roles);
 }
 
+namespace {
+// The pool of a worker that PreparesAhead: the caller, which runs the step, and its one helper,
+// which prepares the next batch (Trainer::ahead_pool_).
+constexpr int kAheadThreads = 2;
+}  // namespace
+
+int OrderThreads(const TrainConfig& config, const Roles& roles, int rank) {
+  return PreparesAhead(config, roles, rank) ? kAheadThreads : std::max(1, config.threads);
+}
+
 bool PrePulls(const TrainConfig& config, const Roles& roles) {
   if (!config.prepull || roles.num_ranks() < 2) return false;
   for (int r = 0; r < roles.num_ranks(); ++r) {
@@ -96,7 +106,7 @@ Trainer::Trainer(Exchange* exchange, const Roles& roles, const Dataset* data,
   schedule_.total_steps = std::max<int64_t>(1, steps_per_epoch_ * config.epochs);
   const bool ahead = PreparesAhead(config, roles, rank_);
   pool_ = std::make_unique<ThreadPool>(std::max(1, config.threads - (ahead ? 1 : 0)));
-  if (ahead) ahead_pool_ = std::make_unique<ThreadPool>(2);
+  if (ahead) ahead_pool_ = std::make_unique<ThreadPool>(kAheadThreads);
   DeviceTableFactory device = config.shard_device;
 #ifdef CFPS_HAVE_CUDA
   if (!device && config.device == Device::kCuda && roles.serves(rank_) && roles.trains(rank_)) {

@@ -87,6 +87,10 @@ bool RunsFused(const TrainConfig& config, const Roles& roles);
 // (TrainConfig::prepare_ahead): then it keeps two batches more (launch/memory_plan.cc).
 bool PreparesAhead(const TrainConfig& config, const Roles& roles, int rank);
 
+// The threads that build `rank`'s epoch order (BlockedEpochOrder keeps a count per thread per
+// tile: launch/memory_plan.cc): the preparing pool's when it PreparesAhead, else --threads.
+int OrderThreads(const TrainConfig& config, const Roles& roles, int rank);
+
 // Whether the job pre-pulls (TrainConfig::prepull, a job of several ranks none of which both
 // serves and trains: there the shard's gather of the next step's rows runs beside the worker's
 // math; a rank that does both would only do the gather earlier, and a refresh more). The same
