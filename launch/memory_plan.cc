@@ -81,11 +81,12 @@ MemoryPlan PlanMemory(const Roles& roles, int rank, const Dataset& data,
     p.order = static_cast<double>(data.train.size()) * 4;
     if (config.order_blocks > 1) {
       // BlockedEpochOrder: row -> range; per tile its start, size and place in the visit, and a
-      // count per thread of the pool that sorts (OrderThreads).
+      // count per thread of the pool that sorts (OrderThreads) twice: the trainer keeps the
+      // counts for the run (TileCounts) and each epoch turns a copy of them into positions.
       const double tiles = static_cast<double>(config.order_blocks) * config.order_blocks;
       const int sorters = OrderThreads(config, roles, rank);
       p.order += static_cast<double>(data.users.size() + data.items.size()) * 4 +
-                 tiles * (20 + 8 * sorters);
+                 tiles * (20 + 2 * 8 * sorters);
     }
     const int64_t largest_slice =  // of a global batch, among the workers
         (config.batch_size + roles.num_workers() - 1) / roles.num_workers();

@@ -17,6 +17,18 @@ $MPIRUN -np 3 "$CFPS" train --data r.data --ps 1 --factors 8 --epochs 1 > three.
 [ "$(grep -cE 'peak RSS [0-9]+ MB \(plan' three.out)" = 3 ] || fail "per-rank plans: $(cat three.out)"
 pass "every rank's plan next to its peak RSS under mpirun"
 
+# A plan whose largest part is the blocked order's tiles (1024 x 1024, counts per sorting thread,
+# kept for the run and copied each epoch): the peak RSS stays within 10% of the plan plus the
+# process baseline (it was 94 MB against a plan of 57 + 7 MB when the kept counts were not planned).
+"$CFPS" gen --users 3000 --items 2000 --ratings 100000 --out big.data 2> /dev/null
+"$CFPS" train --data big.data --factors 8 --epochs 2 --order blocked --blocks 1024 --threads 4 \
+  --progress none > tiles.out 2> /dev/null
+read -r peak plan base < <(sed -nE 's/.*peak RSS ([0-9]+) MB \(plan ([0-9]+) MB \+ process baseline ([0-9]+) MB\).*/\1 \2 \3/p' tiles.out)
+[ -n "${peak:-}" ] || fail "no peak RSS line: $(cat tiles.out)"
+[ $((peak * 10)) -le $(((plan + base) * 11)) ] ||
+  fail "peak RSS $peak MB beyond 1.1 x (plan $plan MB + baseline $base MB): $(grep 'memory plan' tiles.out)"
+pass "blocked order, 1024 x 1024 tiles, 4 threads: peak RSS $peak MB, plan $plan MB + baseline $base MB"
+
 # Factors enough for the shard's rows alone (160 rows of k+1 floats) to need twice the memory
 # this machine has available: whatever the machine, the plan cannot fit.
 avail_kb=$(awk '/^MemAvailable:/ {print $2}' /proc/meminfo)
