@@ -138,6 +138,33 @@ TEST(LocalTrainerTest, BlockedOrderFusedMatchesTheExchangePathBitwise) {
   }
 }
 
+// The single-rank Adam step on two threads reads the next step's records during its update. A
+// Train() stopped after a step that read ahead (mid-epoch, or at an epoch's end) and called again
+// from there, as a resume does, and an epoch's short last batch (below min_parallel_samples, so
+// on one thread, reading its own records) both keep the reference's bits.
+TEST(LocalTrainerTest, PhasedStepStopsResumesAndEndsEpochsOnTheReferenceBits) {
+  const Dataset data = testing::MakeRandomDataset(31, 17, 250, 40, 3);
+  for (int64_t stop : {int64_t{5}, int64_t{16}, int64_t{21}}) {
+    SCOPED_TRACE("stopped after step " + std::to_string(stop));
+    TrainConfig c = SmallConfig(3);
+    c.optimizer.kind = OptimizerKind::kAdam;
+    c.threads = 2;
+    c.min_parallel_samples = 16;  // full batches of 16 split, the last of each epoch (10) not
+    c.fused_single_rank = true;
+    LocalExchange ex;
+    Roles roles;
+    ASSERT_TRUE(Roles::Make(1, 1, &roles).ok());
+    Trainer trainer(&ex, roles, &data, c);
+    ASSERT_EQ(trainer.steps_per_epoch(), 16);  // 15 batches of 16, then 10
+    Trainer::Hooks hooks;
+    hooks.after_step = [stop](int64_t done, bool) { return done == stop; };
+    ASSERT_EQ(trainer.Train(0, hooks), stop);
+    hooks.after_step = nullptr;
+    ASSERT_EQ(trainer.Train(stop, hooks), trainer.total_steps());
+    ExpectTheReferenceModel(&trainer, data, c);
+  }
+}
+
 // A shard on a device (the host twin of the CUDA table) trains the reference's bits: the step's
 // pulls and optimizer go through the device copy, the export reads the synced mirror.
 TEST(LocalTrainerTest, ShardOnADeviceMatchesTheDenseReferenceBitwise) {
