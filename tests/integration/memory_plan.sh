@@ -25,9 +25,14 @@ pass "every rank's plan next to its peak RSS under mpirun"
   --progress none > tiles.out 2> /dev/null
 read -r peak plan base < <(sed -nE 's/.*peak RSS ([0-9]+) MB \(plan ([0-9]+) MB \+ process baseline ([0-9]+) MB\).*/\1 \2 \3/p' tiles.out)
 [ -n "${peak:-}" ] || fail "no peak RSS line: $(cat tiles.out)"
-[ $((peak * 10)) -le $(((plan + base) * 11)) ] ||
-  fail "peak RSS $peak MB beyond 1.1 x (plan $plan MB + baseline $base MB): $(grep 'memory plan' tiles.out)"
-pass "blocked order, 1024 x 1024 tiles, 4 threads: peak RSS $peak MB, plan $plan MB + baseline $base MB"
+if [ -n "${CFPS_SANITIZED:-}" ]; then
+  # ASan's shadow memory and quarantine (203 MB against a plan of 91 + 30 MB) are in no plan.
+  pass "blocked order, 1024 x 1024 tiles: peak RSS $peak MB not compared (sanitizer build)"
+else
+  [ $((peak * 10)) -le $(((plan + base) * 11)) ] ||
+    fail "peak RSS $peak MB beyond 1.1 x (plan $plan MB + baseline $base MB): $(grep 'memory plan' tiles.out)"
+  pass "blocked order, 1024 x 1024 tiles, 4 threads: peak RSS $peak MB, plan $plan MB + baseline $base MB"
+fi
 
 # Factors enough for the shard's rows alone (160 rows of k+1 floats) to need twice the memory
 # this machine has available: whatever the machine, the plan cannot fit.
