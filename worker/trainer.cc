@@ -643,14 +643,20 @@ void Trainer::FusedStepPhased(int64_t global_step, const std::vector<int32_t>& o
   RunPhase(threads, [&](int t) {
     if (t == 0) {
       user_groups_.Group(batch_users_.data(), n, 1, &user_slot_);
-      if (!by_table) {
-        SplitSlots(user_slot_, n, user_groups_.num_unique(), threads, &ucount_, &ubounds_);
+      const auto nu = static_cast<int32_t>(user_groups_.num_unique());
+      if (by_table) {
+        ubounds_.assign({0, nu, nu});  // all the users' slots to thread 0
+      } else {
+        SplitSlots(user_slot_, n, nu, threads, &ucount_, &ubounds_);
       }
     }
     if (t == (threads > 1 ? 1 : 0)) {
       item_groups_.Group(batch_items_.data(), n, 1, &item_slot_);
-      if (!by_table) {
-        SplitSlots(item_slot_, n, item_groups_.num_unique(), threads, &icount_, &ibounds_);
+      const auto ni = static_cast<int32_t>(item_groups_.num_unique());
+      if (by_table) {
+        ibounds_.assign({0, 0, ni});  // all the items' slots to thread 1
+      } else {
+        SplitSlots(item_slot_, n, ni, threads, &icount_, &ibounds_);
       }
     }
     int64_t b, e;
@@ -665,17 +671,6 @@ void Trainer::FusedStepPhased(int64_t global_step, const std::vector<int32_t>& o
 
   // Phase 2: one gradient row per unique row; phase 3: the optimizer on exactly those rows.
   RunPhase(threads, [&](int t) {
-    if (by_table) {
-      if (t == 0) {
-        ReduceRows(k, n, user_slot_.data(), delta_.data(), itable, batch_items_.data(), 0,
-                   static_cast<int32_t>(nu), ugrad_.data());
-      }
-      if (t == 1) {
-        ReduceRows(k, n, item_slot_.data(), delta_.data(), utable, batch_users_.data(), 0,
-                   static_cast<int32_t>(ni), igrad_.data());
-      }
-      return;
-    }
     ReduceRows(k, n, user_slot_.data(), delta_.data(), itable, batch_items_.data(),
                ubounds_[static_cast<size_t>(t)], ubounds_[static_cast<size_t>(t) + 1],
                ugrad_.data());
