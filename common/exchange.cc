@@ -10,6 +10,28 @@ std::string Exchange::RankName(int rank) const {
   return out;
 }
 
+void Exchange::AllToAllDevice(DeviceMemory* memory, const std::vector<DeviceSpan>& send,
+                              const std::vector<DeviceSpan>& recv) {
+  const size_t n = static_cast<size_t>(size()), me = static_cast<size_t>(rank());
+  CFPS_CHECK_EQ(send.size(), n);
+  CFPS_CHECK_EQ(recv.size(), n);
+  CFPS_CHECK_EQ(send[me].bytes, recv[me].bytes);
+  if (send[me].bytes > 0) memory->CopyOnDevice(recv[me].data, send[me].data, send[me].bytes);
+  device_send_.resize(n);
+  for (size_t p = 0; p < n; ++p) {
+    Buffer& b = device_send_[p];
+    b.resize(p == me ? 0 : send[p].bytes);
+    if (!b.empty()) memory->CopyToHost(b.data(), send[p].data, b.size());
+  }
+  AllToAllV(&device_send_, &device_recv_);
+  for (size_t p = 0; p < n; ++p) {
+    if (p == me) continue;
+    const Buffer& b = device_recv_[p];
+    CFPS_CHECK_EQ(b.size(), recv[p].bytes);
+    if (!b.empty()) memory->CopyFromHost(recv[p].data, b.data(), b.size());
+  }
+}
+
 Status AgreeOnStatus(Exchange* exchange, const Status& local) {
   const int size = exchange->size(), rank = exchange->rank();
   double flag = local.ok() ? 0.0 : static_cast<double>(size - rank);

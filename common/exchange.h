@@ -6,6 +6,8 @@
 //    buffer per source rank. Sizes need not be known by the receiver in advance. The send buffers
 //    are consumed: on return they are empty or hold unspecified bytes, but stay reusable, so a
 //    caller that keeps its buffers across steps allocates nothing in the steady state.
+//  - AllToAllDevice: the same round for a payload in device memory whose sizes both ends know
+//    (the pulled rows and the pushed gradient rows of the device-resident step, issue 5).
 //  - AllReduceSum / AllReduceMax of doubles, Broadcast of bytes, Barrier: for metrics and control.
 //
 // Implementations: MpiExchange (host memory, any number of ranks; common/mpi_exchange.h) and
@@ -19,11 +21,18 @@
 #include <vector>
 
 #include "common/buffer.h"
+#include "common/device_memory.h"
 #include "common/status.h"
 
 namespace cfps {
 
 // Bytes this rank moved to and from *other* ranks (self-messages are not counted).
+// Bytes of device memory (common/device_memory.h) to or from one peer.
+struct DeviceSpan {
+  void* data = nullptr;
+  size_t bytes = 0;
+};
+
 struct TrafficCounters {
   int64_t bytes_sent = 0;
   int64_t bytes_received = 0;
@@ -39,6 +48,14 @@ class Exchange {
 
   // send->size() and recv->size() are resized to size(). (*recv)[p] receives what rank p sent.
   virtual void AllToAllV(std::vector<Buffer>* send, std::vector<Buffer>* recv) = 0;
+  // send[p] goes to rank p and lands in what rank p gave as its recv[this rank]; recv[p].bytes
+  // must be what p sends (a mismatch is a bug: CFPS_CHECK), send[rank()] is copied on the device
+  // into recv[rank()]. Both vectors have size() spans. On the wire and in the counters it is one
+  // AllToAllV of the same bytes, so ranks whose payload is in host memory may take part with
+  // AllToAllV. This default stages the spans through host Buffers; NcclExchange sends them from
+  // GPU to GPU.
+  virtual void AllToAllDevice(DeviceMemory* memory, const std::vector<DeviceSpan>& send,
+                              const std::vector<DeviceSpan>& recv);
   virtual void AllReduceSum(double* values, int n) = 0;
   virtual void AllReduceMax(double* values, int n) = 0;
   virtual void Broadcast(void* data, size_t bytes, int root) = 0;
@@ -65,6 +82,9 @@ class Exchange {
   int64_t activity_step_ = -1;
   double timeout_s_ = 0;
   std::vector<std::string> rank_names_;
+
+ private:
+  std::vector<Buffer> device_send_, device_recv_;  // AllToAllDevice's host staging
 };
 
 // The exchange of a single process that serves and trains: every message is to itself.

@@ -27,6 +27,22 @@ class DeviceTable {
   // UpdateRow(step, grads + j * width, row ids[j], its state) for j < n; ids distinct.
   virtual void Update(const PreparedStep& step, const int32_t* ids, const float* grads,
                       int64_t n) = 0;
+
+  // The device-resident step (common/device_memory.h): ids stay in host memory, rows and
+  // gradient rows are in the device's memory (the DeviceMemory of the same device).
+  // Gather into device memory: out[j * width ..] = row ids[j].
+  virtual void GatherToDevice(const int32_t* ids, int64_t n, float* device_out) = 0;
+  // Update with gradient rows in device memory.
+  virtual void UpdateFromDevice(const PreparedStep& step, const int32_t* ids,
+                                const float* device_grads, int64_t n) = 0;
+  // The sums of one step's pushed gradient rows, kept on the device (Shard::AddGradients, whose
+  // arithmetic this is): for j < n, sum row slots[j] = gradient row j when first[j] != 0, else
+  // sum row slots[j] + gradient row j (one float add per element). Slots of one call are
+  // distinct; the sums grow to the largest slot, keeping the rows summed so far.
+  virtual void AddToSums(const int32_t* slots, const uint8_t* first, int64_t n,
+                         const float* device_grads) = 0;
+  // UpdateRow(step, sum row j, row ids[j]) for j < n; ids distinct.
+  virtual void UpdateFromSums(const PreparedStep& step, const int32_t* ids, int64_t n) = 0;
 };
 
 // Makes the device table of a table with `rows` local rows of `width` floats.

@@ -104,20 +104,67 @@ void Shard::AddGradients(int table, const int32_t* local_ids, int64_t n, const f
   if (tb.grad_sum.size() < (tb.touched.size() + static_cast<size_t>(n)) * width) {
     tb.grad_sum.resize((tb.touched.size() + static_cast<size_t>(n)) * width);
   }
+  CFPS_CHECK(!tb.sums_on_device);
   for (int64_t i = 0; i < n; ++i) {
-    int32_t id = local_ids[i];
-    CFPS_CHECK(id >= 0 && id < tb.local_rows);
     const float* g = grads + static_cast<size_t>(i) * width;
-    int32_t slot = tb.slot_of[static_cast<size_t>(id)];
-    if (slot < 0) {
-      slot = static_cast<int32_t>(tb.touched.size());
-      tb.slot_of[static_cast<size_t>(id)] = slot;
-      tb.touched.push_back(id);
-      std::memcpy(&tb.grad_sum[static_cast<size_t>(slot) * width], g, width * sizeof(float));
+    bool first;
+    const int32_t slot = SlotOf(&tb, local_ids[i], &first);
+    float* acc = &tb.grad_sum[static_cast<size_t>(slot) * width];
+    if (first) {
+      std::memcpy(acc, g, width * sizeof(float));
     } else {
-      float* acc = &tb.grad_sum[static_cast<size_t>(slot) * width];
       for (size_t c = 0; c < width; ++c) acc[c] += g[c];
     }
+  }
+}
+
+int32_t Shard::SlotOf(Table* tb, int32_t id, bool* first) {
+  CFPS_CHECK(id >= 0 && id < tb->local_rows);
+  int32_t slot = tb->slot_of[static_cast<size_t>(id)];
+  *first = slot < 0;
+  if (slot < 0) {
+    slot = static_cast<int32_t>(tb->touched.size());
+    tb->slot_of[static_cast<size_t>(id)] = slot;
+    tb->touched.push_back(id);
+  }
+  return slot;
+}
+
+void Shard::GatherOnDevice(int table, const int32_t* local_ids, int64_t n,
+                           float* device_out) const {
+  const Table& tb = tables_[table];
+  CFPS_CHECK(tb.device != nullptr);
+  if (n <= 0) return;
+  ForDevice(table);  // the device table checks the ids
+  tb.device->GatherToDevice(local_ids, n, device_out);
+}
+
+void Shard::AddGradientsOnDevice(int table, const int32_t* local_ids, int64_t n,
+                                 const float* device_grads) {
+  Table& tb = tables_[table];
+  CFPS_CHECK(tb.device != nullptr);
+  CFPS_CHECK(tb.sums_on_device || tb.touched.empty());
+  tb.sums_on_device = true;
+  if (n <= 0) return;
+  tb.call_slots.resize(static_cast<size_t>(n));
+  tb.call_first.resize(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) {
+    bool first;
+    tb.call_slots[static_cast<size_t>(i)] = SlotOf(&tb, local_ids[i], &first);
+    tb.call_first[static_cast<size_t>(i)] = first ? 1 : 0;
+  }
+  tb.device->AddToSums(tb.call_slots.data(), tb.call_first.data(), n, device_grads);
+}
+
+void Shard::UpdateTablesOnDevice(const PreparedStep& step, const int32_t* const local_ids[2],
+                                 const float* const device_grads[2], const int64_t n[2]) {
+  for (int table = 0; table < 2; ++table) {
+    Table& tb = tables_[table];
+    CFPS_CHECK(tb.device != nullptr);
+    if (n[table] <= 0) continue;
+    ForDevice(table);  // the device table checks the ids
+    tb.device->UpdateFromDevice(step, local_ids[table], device_grads[table], n[table]);
+    tb.host_behind = true;
   }
 }
 
@@ -169,6 +216,21 @@ void Shard::UpdateTables(const PreparedStep& step, const int32_t* const local_id
 }
 
 void Shard::ApplyStep(const PreparedStep& step, ThreadPool* pool) {
+  if (tables_[0].sums_on_device || tables_[1].sums_on_device) {
+    for (int table = 0; table < 2; ++table) {
+      Table& tb = tables_[table];
+      CFPS_CHECK(tb.sums_on_device || tb.touched.empty());
+      if (!tb.touched.empty()) {
+        ForDevice(table);
+        tb.device->UpdateFromSums(step, tb.touched.data(), static_cast<int64_t>(tb.touched.size()));
+        tb.host_behind = true;
+      }
+      for (int32_t id : tb.touched) tb.slot_of[static_cast<size_t>(id)] = -1;
+      tb.touched.clear();
+      tb.sums_on_device = false;
+    }
+    return;
+  }
   const int32_t* ids[2] = {tables_[0].touched.data(), tables_[1].touched.data()};
   const float* grads[2] = {tables_[0].grad_sum.data(), tables_[1].grad_sum.data()};
   const int64_t n[2] = {static_cast<int64_t>(tables_[0].touched.size()),

@@ -16,7 +16,9 @@
 // device's memory after construction, Gather and the optimizer run there, and the host vectors
 // below are a mirror: every accessor of rows or state first brings the mirror up to date, and the
 // non-const ones let the caller write it (a checkpoint being loaded), which the next device
-// operation uploads. The aggregation of pushed gradients stays on the host.
+// operation uploads. The aggregation of pushed gradients stays on the host, unless the gradient
+// rows are in the device's memory (the device-resident step, *OnDevice below): then the host keeps
+// only the slots, and the sums are made and read on the device, with the same additions.
 
 #include <cstdint>
 #include <vector>
@@ -95,6 +97,15 @@ class Shard {
   // splits them (ApplyStep is this on the aggregated rows): a step with one pushing worker.
   void UpdateTables(const PreparedStep& step, const int32_t* const local_ids[2],
                     const float* const grads[2], const int64_t n[2], ThreadPool* pool = nullptr);
+  // The device-resident step (common/device_memory.h; on a device only): the same operations
+  // with the rows and gradient rows in the memory of the shard's device, the ids on the host. A
+  // step's AddGradients calls are all of one kind (host or device); ApplyStep runs on the sums
+  // where they are.
+  void GatherOnDevice(int table, const int32_t* local_ids, int64_t n, float* device_out) const;
+  void AddGradientsOnDevice(int table, const int32_t* local_ids, int64_t n,
+                            const float* device_grads);
+  void UpdateTablesOnDevice(const PreparedStep& step, const int32_t* const local_ids[2],
+                            const float* const device_grads[2], const int64_t n[2]);
   // Rows touched in the step being aggregated (for counting and tests).
   int64_t pending_rows(int table) const {
     return static_cast<int64_t>(tables_[table].touched.size());
@@ -108,6 +119,11 @@ class Shard {
     std::vector<int32_t> slot_of;  // local row -> aggregation slot, -1 when untouched this step
     std::vector<int32_t> touched;  // aggregation slot -> local row
     std::vector<float> grad_sum;   // aggregation slot -> summed gradient row (touched.size() used)
+    // The step's sums are on the device (AddGradientsOnDevice); the slots and first-seen flags of
+    // its last call, handed to the device table.
+    bool sums_on_device = false;
+    std::vector<int32_t> call_slots;
+    std::vector<uint8_t> call_first;
     // On a device: the table there, and which copy is behind the other.
     std::unique_ptr<DeviceTable> device;
     bool host_behind = false;    // the device updated rows the mirror has not seen
@@ -119,6 +135,9 @@ class Shard {
   void ForRead(int table) const;
   void ForWrite(int table);
   void ForDevice(int table) const;
+  // The aggregation slot of local row `id` in this step, made when the step first meets the row
+  // (*first).
+  static int32_t SlotOf(Table* tb, int32_t id, bool* first);
   size_t Offset(int table, int64_t local) const {
     (void)table;
     return static_cast<size_t>(local) * static_cast<size_t>(shape_.width());

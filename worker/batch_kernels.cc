@@ -58,6 +58,14 @@ class CpuBatchKernels final : public BatchKernels {
                                         global_batch, ugrad, igrad);
   }
 
+  double ForwardBackwardOnDevice(const ModelDims& dims, int64_t n, const int32_t* user_slot,
+                                 const int32_t* item_slot, const float* rating, int64_t user_rows,
+                                 const float* urows, int64_t item_rows, const float* irows,
+                                 int64_t global_batch, float* ugrad, float* igrad) override {
+    return ForwardBackward(dims, n, user_slot, item_slot, rating, user_rows, urows, item_rows,
+                           irows, global_batch, ugrad, igrad);
+  }
+
   double Evaluate(const ModelDims& dims, int64_t n, const int32_t* user_slot,
                   const int32_t* item_slot, const float* rating, int64_t /*user_rows*/,
                   const float* urows, int64_t /*item_rows*/, const float* irows,

@@ -42,6 +42,15 @@ class BatchKernels {
                                  const float* urows, int64_t item_rows, const float* irows,
                                  int64_t global_batch, float* ugrad, float* igrad) = 0;
 
+  // ForwardBackward with urows, irows, ugrad and igrad in the memory of the kernels' device (the
+  // device-resident step, common/device_memory.h); the slots and ratings stay on the host. The
+  // CPU's device memory is host memory.
+  virtual double ForwardBackwardOnDevice(const ModelDims& dims, int64_t n, const int32_t* user_slot,
+                                         const int32_t* item_slot, const float* rating,
+                                         int64_t user_rows, const float* urows, int64_t item_rows,
+                                         const float* irows, int64_t global_batch, float* ugrad,
+                                         float* igrad) = 0;
+
   // cfps::Evaluate<float>: the SSE of n samples; writes predictions when pred != nullptr.
   virtual double Evaluate(const ModelDims& dims, int64_t n, const int32_t* user_slot,
                           const int32_t* item_slot, const float* rating, int64_t user_rows,

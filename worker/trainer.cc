@@ -10,6 +10,7 @@
 #include "common/status.h"
 #include "worker/phase_kernels.h"
 #ifdef CFPS_HAVE_CUDA
+#include "worker/cuda/cuda_memory.h"
 #include "worker/cuda/cuda_table.h"
 #endif
 
@@ -130,6 +131,17 @@ Trainer::Trainer(Exchange* exchange, const Roles& roles, const Dataset* data,
   }
   fused_ = RunsFused(config, roles);
   CFPS_CHECK(!fused_ || (!kernels_ && !shard_->on_device()));
+  if (worker_ >= 0 && shard_ && shard_->on_device()) {
+    if (config.step_memory) {
+      device_memory_ = config.step_memory();
+    } else if (kernels_) {
+#ifdef CFPS_HAVE_CUDA
+      device_memory_ = std::make_unique<cuda::CudaDeviceMemory>(config.gpu, rank_);
+#endif
+    }
+    // Without kernels the CPU math reads the payload in place: only a twin in host memory.
+    CFPS_CHECK(!device_memory_ || kernels_ || device_memory_->host_addressable());
+  }
   prepull_ = PrePulls(config, roles);
   if (prepull_ && shard_) {
     for (int t = 0; t < 2; ++t)
@@ -160,12 +172,28 @@ void Trainer::PullGrouped() {
 }
 
 void Trainer::RequestRows() {
+  RequestRowIds();
+  if (shard_) Serve(requests_, &send_);
+}
+
+void Trainer::RequestRowIds() {
   if (worker_ >= 0) {
     BuildRequests(user_unique_, user_offsets_, item_unique_, item_offsets_, &send_);
   }
   exchange_->SetActivity(evaluating_ ? "evaluation: ids" : "pull: ids", current_step_);
   exchange_->AllToAllV(&send_, &requests_);
-  if (shard_) Serve(requests_, &send_);
+}
+
+void Trainer::CountPull() {
+  const size_t row_bytes = sizeof(float) * static_cast<size_t>(width_);
+  for (int s = 0; s < roles_.num_shards(); ++s) {
+    const size_t rows = static_cast<size_t>(user_offsets_[s + 1] - user_offsets_[s] +
+                                            item_offsets_[s + 1] - item_offsets_[s]);
+    stats_.bytes_pulled +=
+        static_cast<int64_t>(kHeaderBytes + sizeof(int32_t) * rows + rows * row_bytes);
+    stats_.bytes_pushed += static_cast<int64_t>(rows * row_bytes);
+    stats_.rows_pulled += static_cast<int64_t>(rows);
+  }
 }
 
 void Trainer::BuildRequests(const std::vector<int32_t>& user_unique,
@@ -273,7 +301,14 @@ void Trainer::Step(int64_t global_step, const std::vector<int32_t>& order) {
   }
   // The groupers are the helper's until the step ends.
   RunPreparingNext(
-      ahead_pool_.get(), global_step, order, [&] { ExchangeStep(global_step, length); },
+      ahead_pool_.get(), global_step, order,
+      [&] {
+        if (device_memory_) {
+          ExchangeStepOnDevice(global_step, length);
+        } else {
+          ExchangeStep(global_step, length);
+        }
+      },
       prepull_ ? 2 : 1);
 }
 
@@ -376,11 +411,8 @@ void Trainer::ExchangeStep(int64_t global_step, int64_t length) {
           std::memcpy(b.data() + nu * row_bytes, igrad_.data() + ioff[s] * width_, ni * row_bytes);
         }
       }
-      stats_.bytes_pulled +=
-          static_cast<int64_t>(kHeaderBytes + sizeof(int32_t) * (nu + ni) + (nu + ni) * row_bytes);
-      stats_.bytes_pushed += static_cast<int64_t>((nu + ni) * row_bytes);
-      stats_.rows_pulled += static_cast<int64_t>(nu + ni);
     }
+    CountPull();
   }
   exchange_->SetActivity("push: gradients", global_step);
   exchange_->AllToAllV(&send_, &pushes_);
@@ -400,6 +432,155 @@ void Trainer::ExchangeStep(int64_t global_step, int64_t length) {
       AddPushesAndApply(global_step);
     }
     if (prepull) RefreshPrepulled(global_step);
+  }
+  ++stats_.steps;
+}
+
+void Trainer::ExchangeStepOnDevice(int64_t global_step, int64_t length) {
+  CFPS_CHECK(!prepull_);
+  DeviceMemory* memory = device_memory_.get();
+  const size_t ranks = static_cast<size_t>(roles_.num_ranks());
+  const int num_shards = roles_.num_shards();
+  const size_t width = static_cast<size_t>(width_);
+  const size_t row_bytes = sizeof(float) * width;
+  const int64_t n = static_cast<int64_t>(batch_users_.size());
+  const size_t nu_all = user_unique_.size(), ni_all = item_unique_.size();
+  const auto& uoff = user_offsets_;
+  const auto& ioff = item_offsets_;
+  auto no_spans = [&] {
+    device_send_.assign(ranks, DeviceSpan{});
+    device_recv_.assign(ranks, DeviceSpan{});
+  };
+
+  // 1. The requests, on the host, as in every mode.
+  RequestRowIds();
+
+  // 2. The shard gathers each requester's rows into device memory, one span per requester; the
+  // worker receives each shard's rows into its own span.
+  no_spans();
+  size_t total = 0;
+  for (const Buffer& req : requests_) {
+    if (!req.empty()) total += ReadRequest(req).rows() * row_bytes;
+  }
+  if (total > 0) served_rows_.Reserve(memory, total, "the rows a shard serves");
+  total = 0;
+  for (size_t src = 0; src < ranks; ++src) {
+    if (requests_[src].empty()) continue;
+    const Request r = ReadRequest(requests_[src]);
+    float* rows = served_rows_.as<float>(total);
+    shard_->GatherOnDevice(kUserTable, r.ids[0], r.count[0], rows);
+    shard_->GatherOnDevice(kItemTable, r.ids[1], r.count[1],
+                           rows + static_cast<size_t>(r.count[0]) * width);
+    device_send_[src] = DeviceSpan{rows, r.rows() * row_bytes};
+    total += r.rows() * row_bytes;
+  }
+  if (nu_all + ni_all > 0) {
+    pulled_rows_.Reserve(memory, (nu_all + ni_all) * row_bytes, "the pulled rows");
+  }
+  total = 0;
+  for (int s = 0; s < num_shards; ++s) {
+    const size_t rows = static_cast<size_t>(uoff[s + 1] - uoff[s] + ioff[s + 1] - ioff[s]);
+    device_recv_[static_cast<size_t>(roles_.shard_rank(s))] =
+        DeviceSpan{pulled_rows_.data() + total, rows * row_bytes};
+    total += rows * row_bytes;
+  }
+  exchange_->SetActivity("pull: rows", current_step_);
+  exchange_->AllToAllDevice(memory, device_send_, device_recv_);
+
+  // 3. The math on the device's rows: users' rows then items' in slot order (shard by shard:
+  // copied into place with several shards), gradient rows likewise; with one shard the pulled
+  // rows are in place and the gradient rows are the push.
+  no_spans();
+  if (nu_all + ni_all > 0) {
+    float* urows = pulled_rows_.as<float>();
+    float* ugrad;
+    if (num_shards == 1) {
+      step_grads_.Reserve(memory, (nu_all + ni_all) * row_bytes, "the gradient rows");
+      ugrad = step_grads_.as<float>();
+    } else {
+      step_rows_.Reserve(memory, (nu_all + ni_all) * row_bytes, "the pulled rows in slot order");
+      step_grads_.Reserve(memory, (nu_all + ni_all) * row_bytes, "the gradient rows");
+      push_rows_.Reserve(memory, (nu_all + ni_all) * row_bytes, "the pushed gradient rows");
+      urows = step_rows_.as<float>();
+      ugrad = step_grads_.as<float>();
+      const char* from = pulled_rows_.data();
+      for (int s = 0; s < num_shards; ++s) {
+        const size_t nu = static_cast<size_t>(uoff[s + 1] - uoff[s]);
+        const size_t ni = static_cast<size_t>(ioff[s + 1] - ioff[s]);
+        if (nu) memory->CopyOnDevice(urows + uoff[s] * width_, from, nu * row_bytes);
+        if (ni) {
+          memory->CopyOnDevice(urows + (nu_all + static_cast<size_t>(ioff[s])) * width,
+                               from + nu * row_bytes, ni * row_bytes);
+        }
+        from += (nu + ni) * row_bytes;
+      }
+    }
+    float* irows = urows + nu_all * width;
+    float* igrad = ugrad + nu_all * width;
+    const int64_t nu = static_cast<int64_t>(nu_all), ni = static_cast<int64_t>(ni_all);
+    if (kernels_) {
+      train_sse_ += kernels_->ForwardBackwardOnDevice(config_.dims, n, user_slot_.data(),
+                                                      item_slot_.data(), batch_ratings_.data(), nu,
+                                                      urows, ni, irows, length, ugrad, igrad);
+    } else {  // the twin in host memory (checked at construction)
+      urow_base_ = urows;
+      irow_base_ = irows;
+      train_sse_ += ComputeGradients(n, length, ugrad, igrad);
+    }
+    char* to = num_shards == 1 ? step_grads_.data() : push_rows_.data();
+    for (int s = 0; s < num_shards; ++s) {
+      const size_t su = static_cast<size_t>(uoff[s + 1] - uoff[s]);
+      const size_t si = static_cast<size_t>(ioff[s + 1] - ioff[s]);
+      if (num_shards > 1) {
+        if (su) memory->CopyOnDevice(to, ugrad + uoff[s] * width_, su * row_bytes);
+        if (si) memory->CopyOnDevice(to + su * row_bytes, igrad + ioff[s] * width_, si * row_bytes);
+      }
+      device_send_[static_cast<size_t>(roles_.shard_rank(s))] =
+          DeviceSpan{to, (su + si) * row_bytes};
+      to += (su + si) * row_bytes;
+    }
+  }
+  if (worker_ >= 0) CountPull();
+
+  // 4. The push, from device to device; the shard sums the rows in worker order and updates.
+  total = 0;
+  for (const Buffer& req : requests_) {
+    if (!req.empty()) total += ReadRequest(req).rows() * row_bytes;
+  }
+  if (total > 0) pushed_rows_.Reserve(memory, total, "the pushed gradient rows a shard receives");
+  total = 0;
+  int sources = 0;
+  size_t only = 0;
+  for (size_t src = 0; src < ranks; ++src) {
+    if (requests_[src].empty()) continue;
+    const size_t bytes = ReadRequest(requests_[src]).rows() * row_bytes;
+    device_recv_[src] = DeviceSpan{pushed_rows_.data() + total, bytes};
+    total += bytes;
+    ++sources;
+    only = src;
+  }
+  exchange_->SetActivity("push: gradients", global_step);
+  exchange_->AllToAllDevice(memory, device_send_, device_recv_);
+  if (shard_) {
+    const PreparedStep step = PrepareStep(config_.optimizer, width_, schedule_.Lr(global_step),
+                                          schedule_.Mom(global_step), global_step + 1);
+    if (sources == 1) {
+      const Request r = ReadRequest(requests_[only]);
+      const float* grads = static_cast<const float*>(device_recv_[only].data);
+      const float* const rows[2] = {grads, grads + static_cast<size_t>(r.count[0]) * width};
+      const int64_t count[2] = {r.count[0], r.count[1]};
+      shard_->UpdateTablesOnDevice(step, r.ids, rows, count);
+    } else {
+      for (size_t src = 0; src < ranks; ++src) {  // in worker order
+        if (requests_[src].empty()) continue;
+        const Request r = ReadRequest(requests_[src]);
+        const float* grads = static_cast<const float*>(device_recv_[src].data);
+        shard_->AddGradientsOnDevice(kUserTable, r.ids[0], r.count[0], grads);
+        shard_->AddGradientsOnDevice(kItemTable, r.ids[1], r.count[1],
+                                     grads + static_cast<size_t>(r.count[0]) * width);
+      }
+      shard_->ApplyStep(step);
+    }
   }
   ++stats_.steps;
 }

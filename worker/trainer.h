@@ -19,6 +19,12 @@
 // with the request of step g+1, and the push); an epoch's first step has its own request round
 // (the epoch's order is drawn at its start), and its last requests nothing.
 //
+// The device-resident step (ExchangeStepOnDevice; a rank that serves a shard on a GPU and trains
+// there, e.g. the single-node GPU mode): the same rounds, messages and bytes, with the rows of
+// round 2 and the gradient rows of round 3 in device memory from the shard's gather to its
+// optimizer (Exchange::AllToAllDevice moves them; over NCCL from GPU to GPU). Same bits as the
+// host step (tested with host twins of the device, tests/mpi/trainer_test.cc).
+//
 // Counted per worker and step: bytes_pulled = sum over shards of (8 + 4*(nu+ni)) + 4*(k+1)*(nu+ni);
 // bytes_pushed = 4*(k+1)*(nu+ni). With S shards: (U+I)*(4*(k+1)+4) + 8*S pulled for U unique users
 // and I unique items, never one row per rating.
@@ -30,6 +36,7 @@
 
 #include "common/buffer.h"
 #include "common/dataset.h"
+#include "common/device_memory.h"
 #include "common/exchange.h"
 #include "common/roles.h"
 #include "common/schedule.h"
@@ -77,6 +84,12 @@ struct TrainConfig {
   // optimizer running there. A factory given here is used by every serving rank instead (tests:
   // a host-memory twin).
   DeviceTableFactory shard_device;
+  // The device-resident step (ExchangeStepOnDevice): a rank that serves a shard on a device and
+  // trains keeps the step's rows and gradient rows in that device's memory, and the exchange moves
+  // them there (Exchange::AllToAllDevice: over NCCL from GPU to GPU). By default a CUDA rank's
+  // GPU memory (with --device cuda and a shard on the GPU); a factory given here is used instead
+  // on such ranks (tests: host-memory twins of both, tests/unit/host_device_table.h).
+  std::function<std::unique_ptr<DeviceMemory>()> step_memory;
 };
 
 // Whether the job runs the fused single-rank step (TrainConfig::fused_single_rank, and a job of
@@ -152,6 +165,8 @@ class Trainer {
   void GatherModel(int root, std::vector<float>* users, std::vector<float>* items);
 
   Shard* shard() { return shard_.get(); }
+  // Whether this rank runs the device-resident step (TrainConfig::step_memory).
+  bool device_step() const { return device_memory_ != nullptr; }
   const StepStats& stats() const { return stats_; }
   double train_sse() const { return train_sse_; }
 
@@ -167,6 +182,10 @@ class Trainer {
   // The request round of the grouped unique rows in user_unique_ etc. (into the shards'
   // requests_), and the shards' replies put in send_.
   void RequestRows();
+  // Its first half: the requests only (round 1), without the shard's gather.
+  void RequestRowIds();
+  // A worker's counts of the step's pull and push (StepStats), from the grouped unique rows.
+  void CountPull();
   // A worker's request for grouped unique rows (user_unique/item_unique cut by the offsets): one
   // per shard rank, into send.
   void BuildRequests(const std::vector<int32_t>& user_unique,
@@ -211,6 +230,11 @@ class Trainer {
   // The exchange path's step after its batch is in place (the worker's slice, grouped), and, when
   // pre-pulling, the batch of the next step prepared.
   void ExchangeStep(int64_t global_step, int64_t length);
+  // ExchangeStep with the payload in device_memory_: the same rounds and bytes (requests on the
+  // host; rows and gradient rows in device memory, moved with AllToAllDevice); the shard gathers
+  // into it, the kernels read and write it, the shard sums and updates from it. No pre-pull (a
+  // rank that serves and trains never pre-pulls).
+  void ExchangeStepOnDevice(int64_t global_step, int64_t length);
   // The first global step after global_step's epoch.
   int64_t EpochEnd(int64_t global_step) const {
     return (global_step / steps_per_epoch_ + 1) * steps_per_epoch_;
@@ -245,6 +269,10 @@ class Trainer {
   std::unique_ptr<Shard> shard_;
   // The CUDA kernels of a worker with --device cuda (then no fused step); nullptr: the CPU phases.
   std::unique_ptr<BatchKernels> kernels_;
+  // The device-resident step's memory and buffers (TrainConfig::step_memory); null: host payload.
+  std::unique_ptr<DeviceMemory> device_memory_;
+  DeviceBuffer served_rows_, pulled_rows_, step_rows_, step_grads_, push_rows_, pushed_rows_;
+  std::vector<DeviceSpan> device_send_, device_recv_;
 
   // Worker state, reused every step. The grouped unique rows of the batch in use (RowGrouper's
   // unique() and offsets(), kept apart from the groupers, which prepare the next batch).

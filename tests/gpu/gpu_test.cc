@@ -22,7 +22,9 @@
 #include <string>
 #include <vector>
 
+#include "common/device_memory.h"
 #include "ps/optimizer.h"
+#include "ps/shard.h"
 #include "tests/unit/temp_dir.h"
 #include "worker/batch_kernels.h"
 #include "worker/kernels.h"
@@ -30,6 +32,7 @@
 #include <cuda_runtime.h>
 
 #include "worker/cuda/cuda_batch_kernels.h"
+#include "worker/cuda/cuda_memory.h"
 #include "worker/cuda/cuda_table.h"
 #endif
 
@@ -423,6 +426,115 @@ TEST(CudaTable, UpdateIsTheCpuOptimizerBitwiseAndGatherCopiesRows) {
                     values.begin() + static_cast<int64_t>(id + 1) * width);
       }
       EXPECT_TRUE(SameBits(gathered, want));
+    }
+  }
+}
+
+// Host vector <-> GPU buffer of a CudaDeviceMemory.
+DeviceBuffer Upload(cuda::CudaDeviceMemory* memory, const std::vector<float>& v) {
+  DeviceBuffer b;
+  b.Reserve(memory, std::max<size_t>(1, v.size()) * sizeof(float), "a test's rows");
+  if (!v.empty()) memory->CopyFromHost(b.data(), v.data(), v.size() * sizeof(float));
+  return b;
+}
+std::vector<float> Download(cuda::CudaDeviceMemory* memory, DeviceBuffer* b, size_t floats) {
+  std::vector<float> v(floats, std::nanf(""));
+  if (floats) memory->CopyToHost(v.data(), b->data(), floats * sizeof(float));
+  return v;
+}
+
+// The device-resident step's kernels (issue 5: rows and gradient rows stay in GPU memory): the
+// forward/backward on rows in GPU memory is ForwardBackward bit for bit; CudaTable's gather into
+// GPU memory, its update from gradient rows there, and its sums of several workers' pushes (rows
+// shared and not, the sums growing between pushes) give the CPU shard's bits.
+TEST(CudaDeviceStep, ForwardBackwardOnDeviceIsForwardBackward) {
+  CFPS_SKIP_WITHOUT_GPU();
+  const uint64_t seed = FreshSeed();
+  auto kernels = MakeBatchKernels(Device::kCuda, 0, 0);
+  cuda::CudaDeviceMemory memory(0, 0);
+  for (int k : {1, 16, 64, 128}) {
+    SCOPED_TRACE("k=" + std::to_string(k));
+    const Batch b = RandomBatch(seed + k, k, 20000, 4000, 700);
+    const Output want = RunBatch(kernels.get(), b);
+    const size_t w = static_cast<size_t>(k) + 1;
+    DeviceBuffer urows = Upload(&memory, b.urows), irows = Upload(&memory, b.irows);
+    DeviceBuffer ugrad, igrad;
+    ugrad.Reserve(&memory, static_cast<size_t>(b.user_rows) * w * sizeof(float) + 4, "ugrad");
+    igrad.Reserve(&memory, static_cast<size_t>(b.item_rows) * w * sizeof(float) + 4, "igrad");
+    const double sse = kernels->ForwardBackwardOnDevice(
+        b.dims, b.n, b.user_slot.data(), b.item_slot.data(), b.rating.data(), b.user_rows,
+        urows.as<float>(), b.item_rows, irows.as<float>(), b.global_batch, ugrad.as<float>(),
+        igrad.as<float>());
+    EXPECT_EQ(std::memcmp(&sse, &want.sse, sizeof(double)), 0);
+    EXPECT_TRUE(SameBits(Download(&memory, &ugrad, want.ugrad.size()), want.ugrad));
+    EXPECT_TRUE(SameBits(Download(&memory, &igrad, want.igrad.size()), want.igrad));
+  }
+  EXPECT_EQ(memory.allocated_bytes(), 0u);
+}
+
+TEST(CudaDeviceStep, TableCallsOnGpuRowsGiveTheCpuShardsBits) {
+  CFPS_SKIP_WITHOUT_GPU();
+  const uint64_t seed = FreshSeed();
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  const int64_t rows = 5000;
+  cuda::CudaDeviceMemory memory(0, 0);
+  for (OptimizerKind kind : {OptimizerKind::kSgd, OptimizerKind::kAdam, OptimizerKind::kAdagrad}) {
+    for (int width : {1, 17, 65}) {
+      SCOPED_TRACE(std::string(OptimizerName(kind)) + " width=" + std::to_string(width));
+      OptimizerConfig oc;
+      oc.kind = kind;
+      oc.wd = 0.05;
+      ModelShape shape;
+      shape.rows[0] = rows;
+      shape.rows[1] = 7;
+      shape.k = width - 1;
+      Shard cpu(0, 1, shape, oc, seed, 0.1);
+      Shard gpu(0, 1, shape, oc, seed, 0.1, nullptr, [](int64_t r, int wd, OptimizerKind kd) {
+        return std::make_unique<cuda::CudaTable>(0, 0, r, wd, kd);
+      });
+      std::vector<int32_t> perm(static_cast<size_t>(rows));
+      for (int64_t r = 0; r < rows; ++r) perm[static_cast<size_t>(r)] = static_cast<int32_t>(r);
+      for (int64_t t = 1; t <= 4; ++t) {
+        const PreparedStep step = PrepareStep(oc, width, 0.01 * static_cast<double>(t), 0.9, t);
+        const int workers = t % 2 == 1 ? 3 : 1;
+        for (int src = 0; src < workers; ++src) {
+          // Each worker: up to 1,500 distinct rows of the first 2,500 (so workers share rows),
+          // in random order; the first worker pushes few rows, so the sums grow later.
+          std::shuffle(perm.begin(), perm.begin() + 2500, rng);
+          const int64_t n = src == 0 ? 40 : 1500;
+          std::vector<float> g(static_cast<size_t>(n * width));
+          for (float& x : g) x = 0.1f * normal(rng);
+          DeviceBuffer dg = Upload(&memory, g);
+          if (workers == 1) {
+            const int32_t* ids[2] = {perm.data(), perm.data()};
+            const float* host[2] = {g.data(), g.data()};
+            const float* dev[2] = {dg.as<float>(), dg.as<float>()};
+            const int64_t count[2] = {n, 0};
+            cpu.UpdateTables(step, ids, host, count);
+            gpu.UpdateTablesOnDevice(step, ids, dev, count);
+          } else {
+            cpu.AddGradients(kUserTable, perm.data(), n, g.data());
+            gpu.AddGradientsOnDevice(kUserTable, perm.data(), n, dg.as<float>());
+          }
+        }
+        if (workers > 1) {
+          cpu.ApplyStep(step);
+          gpu.ApplyStep(step);
+        }
+      }
+      const Shard& c = cpu;
+      const Shard& d = gpu;
+      EXPECT_TRUE(SameBits(d.values(kUserTable), c.values(kUserTable)));
+      EXPECT_TRUE(SameBits(d.states(kUserTable), c.states(kUserTable)));
+      std::vector<int32_t> ids(999);
+      for (int32_t& id : ids) id = static_cast<int32_t>(rng() % static_cast<uint64_t>(rows));
+      std::vector<float> want(ids.size() * static_cast<size_t>(width));
+      cpu.Gather(kUserTable, ids.data(), static_cast<int64_t>(ids.size()), want.data());
+      DeviceBuffer out;
+      out.Reserve(&memory, want.size() * sizeof(float), "gathered rows");
+      gpu.GatherOnDevice(kUserTable, ids.data(), static_cast<int64_t>(ids.size()), out.as<float>());
+      EXPECT_TRUE(SameBits(Download(&memory, &out, want.size()), want));
     }
   }
 }

@@ -9,6 +9,7 @@
 #include "common/mpi_exchange.h"
 #include "common/sharding.h"
 #include "tests/test_util.h"
+#include "tests/unit/host_device_table.h"
 
 namespace cfps {
 namespace {
@@ -36,7 +37,8 @@ struct RunResult {
   double valid_sse = 0;
   int64_t valid_count = 0;
 };
-RunResult RunOn(int ranks, int ps, const Dataset& data, const TrainConfig& config, int64_t steps) {
+RunResult RunOn(int ranks, int ps, const Dataset& data, const TrainConfig& config, int64_t steps,
+                TrafficCounters* traffic = nullptr, bool* device_step = nullptr) {
   int world_rank = 0;
   MPI_Comm_rank(MPI_COMM_WORLD, &world_rank);
   MPI_Comm comm;
@@ -55,6 +57,8 @@ RunResult RunOn(int ranks, int ps, const Dataset& data, const TrainConfig& confi
       }
       trainer.Step(g, order);
     }
+    if (traffic != nullptr) *traffic = ex.counters();
+    if (device_step != nullptr) *device_step = trainer.device_step();
     trainer.Evaluate(&out.valid_sse, &out.valid_count);
     trainer.GatherModel(0, &out.users, &out.items);
     MPI_Comm_free(&comm);
@@ -182,6 +186,71 @@ TEST(TrainerMpiBytesTest, PulledBytesAreTheUniqueRowsOfTheBatch) {
     EXPECT_EQ(ex.counters().bytes_sent - before.bytes_sent,
               pulled - expect_rows * row_bytes + expect_rows * row_bytes);
     EXPECT_EQ(ex.counters().bytes_received - before.bytes_received, expect_rows * row_bytes);
+  }
+}
+
+// The device-resident step (the all-serve mode of a GPU per rank, issue 5), its device and its
+// memory replaced by host twins: at 1 to 4 ranks it trains the host step's model bit for bit, with
+// the same bytes on the wire, its rows never staged through host memory on a single rank; and
+// ranks whose payload is in host memory take part in the same job (AllToAllDevice is AllToAllV
+// on the wire).
+TEST(TrainerMpiDeviceTest, DeviceResidentStepMatchesTheHostStepWithTheSameBytes) {
+  const Dataset data = testing::MakeRandomDataset(37, 29, 300, 60, 11);
+  const int n = std::min(WorldSize(), 4);
+  for (OptimizerKind kind : {OptimizerKind::kAdam, OptimizerKind::kAdagrad}) {
+    SCOPED_TRACE(OptimizerName(kind));
+    TrainConfig config = SmallConfig(kind);
+    config.threads = 2;
+    config.min_parallel_samples = 1;
+    config.fused_single_rank = false;  // one rank too: the host step with its rounds
+    const int64_t steps = 2 * StepsPerEpoch(300, config.batch_size);  // crosses an epoch
+    for (int ranks = 1; ranks <= n; ++ranks) {
+      // 0: host payload; 1: every rank's payload on its (twin) device; 2: odd ranks only.
+      RunResult got[3];
+      TrafficCounters traffic[3];
+      for (int mode = 0; mode < 3; ++mode) {
+        if (mode == 2 && ranks == 1) continue;
+        SCOPED_TRACE("ranks=" + std::to_string(ranks) + " mode=" + std::to_string(mode));
+        testing::DeviceCalls calls;
+        TrainConfig c = config;
+        const bool on_device = mode == 1 || (mode == 2 && WorldRank() % 2 == 1);
+        if (on_device) {
+          c.shard_device = testing::HostDeviceTables(&calls);
+          c.step_memory = testing::HostStepMemory(&calls);
+        }
+        bool device_step = false;
+        got[mode] = RunOn(ranks, 0, data, c, steps, &traffic[mode], &device_step);
+        if (WorldRank() >= ranks) continue;
+        EXPECT_EQ(device_step, on_device);
+        if (on_device) {
+          EXPECT_GT(calls.device_gathers, 0);
+          EXPECT_GT(calls.device_updates + calls.sums_updated, 0);
+          EXPECT_EQ(calls.updates, 0);  // every update read its gradient rows on the device
+          if (ranks == 1) {             // nothing to send: the payload never left the device
+            EXPECT_EQ(calls.to_host_bytes, 0);
+            EXPECT_EQ(calls.from_host_bytes, 0);
+            EXPECT_GT(calls.on_device_bytes, 0);
+          }
+          if (ranks > 1 && mode == 1) {
+            EXPECT_GT(calls.sums_added, 0);
+          }
+        }
+        EXPECT_EQ(traffic[mode].bytes_sent, traffic[0].bytes_sent);
+        EXPECT_EQ(traffic[mode].bytes_received, traffic[0].bytes_received);
+        EXPECT_EQ(traffic[mode].collectives, traffic[0].collectives);
+        if (WorldRank() == 0) {
+          EXPECT_TRUE(BitwiseEqual(got[mode].users, got[0].users));
+          EXPECT_TRUE(BitwiseEqual(got[mode].items, got[0].items));
+          EXPECT_EQ(got[mode].valid_sse, got[0].valid_sse);
+          if (mode == 0) {
+            testing::ReferenceModel ref = testing::ReferenceInit(data, c);
+            testing::ReferenceTrain(data, c, ranks, steps, &ref);
+            EXPECT_TRUE(BitwiseEqual(got[0].users, ref.rows[0]));
+            EXPECT_TRUE(BitwiseEqual(got[0].items, ref.rows[1]));
+          }
+        }
+      }
+    }
   }
 }
 

@@ -197,5 +197,81 @@ TEST(ShardTest, OnADeviceGivesTheHostShardsBits) {
   }
 }
 
+// The device-resident step's shard calls (rows and gradient rows in device memory, here the
+// twin's host memory): two workers' pushes summed on the device (rows they share and rows only
+// one pushed, the sums growing across calls), one worker's straight to the optimizer, the gather
+// into device memory: the host shard's bits at every step. A step mixing host and device pushes
+// is a bug.
+TEST(ShardTest, DeviceResidentCallsGiveTheHostShardsBits) {
+  for (OptimizerKind kind : {OptimizerKind::kAdam, OptimizerKind::kSgd, OptimizerKind::kAdagrad}) {
+    SCOPED_TRACE(OptimizerName(kind));
+    OptimizerConfig opt;
+    opt.kind = kind;
+    opt.wd = 0.05;
+    testing::DeviceCalls calls;
+    Shard host(0, 1, Shape(), opt, 5, 0.1);
+    Shard dev(0, 1, Shape(), opt, 5, 0.1, nullptr, testing::HostDeviceTables(&calls));
+    const int width = Shape().width();
+    const size_t w = static_cast<size_t>(width);
+    for (int64_t step = 1; step <= 6; ++step) {
+      const int32_t users_a[] = {3, 0, 22, 7};
+      const int32_t users_b[] = {22, 5, 3};
+      const int32_t items_a[] = {10, 2};
+      const int32_t items_b[] = {2};
+      auto grads = [&](int64_t rows, int salt) {
+        std::vector<float> g(static_cast<size_t>(rows) * w);
+        for (size_t j = 0; j < g.size(); ++j) {
+          g[j] =
+              0.01f * static_cast<float>((j * 7 + static_cast<size_t>(step * salt)) % 13) - 0.05f;
+        }
+        return g;
+      };
+      const std::vector<float> ua = grads(4, 1), ub = grads(3, 2), ia = grads(2, 3),
+                               ib = grads(1, 4);
+      const PreparedStep ps = PrepareStep(opt, width, 0.01, 0.9, step);
+      if (step % 2 == 1) {
+        host.AddGradients(kUserTable, users_a, 4, ua.data());
+        host.AddGradients(kItemTable, items_a, 2, ia.data());
+        host.AddGradients(kUserTable, users_b, 3, ub.data());
+        host.AddGradients(kItemTable, items_b, 1, ib.data());
+        host.ApplyStep(ps);
+        dev.AddGradientsOnDevice(kUserTable, users_a, 4, ua.data());
+        dev.AddGradientsOnDevice(kItemTable, items_a, 2, ia.data());
+        dev.AddGradientsOnDevice(kUserTable, users_b, 3, ub.data());
+        dev.AddGradientsOnDevice(kItemTable, items_b, 1, ib.data());
+        EXPECT_EQ(dev.pending_rows(kUserTable), 5);
+        dev.ApplyStep(ps);
+        EXPECT_EQ(dev.pending_rows(kUserTable), 0);
+      } else {
+        const int32_t* ids[2] = {users_a, items_a};
+        const float* g[2] = {ua.data(), ia.data()};
+        const int64_t n[2] = {4, 2};
+        host.UpdateTables(ps, ids, g, n);
+        dev.UpdateTablesOnDevice(ps, ids, g, n);
+      }
+      const int32_t all[] = {0, 3, 5, 7, 22};
+      std::vector<float> hg(5 * w), dg(5 * w, std::nanf(""));
+      host.Gather(kUserTable, all, 5, hg.data());
+      dev.GatherOnDevice(kUserTable, all, 5, dg.data());
+      EXPECT_EQ(0, std::memcmp(hg.data(), dg.data(), hg.size() * sizeof(float))) << "step " << step;
+    }
+    EXPECT_EQ(calls.sums_added, 3 * 4);
+    EXPECT_EQ(calls.sums_updated, 3 * 2);
+    EXPECT_EQ(calls.device_updates, 3 * 2);
+    EXPECT_EQ(calls.updates, 0);
+    EXPECT_EQ(calls.device_gathers, 6);
+    for (int t = 0; t < 2; ++t) {
+      const Shard& h = host;
+      const Shard& d = dev;
+      EXPECT_EQ(0, std::memcmp(h.values(t).data(), d.values(t).data(),
+                               h.values(t).size() * sizeof(float)));
+    }
+    const int32_t one = 1;
+    const std::vector<float> g(w, 0.5f);
+    dev.AddGradientsOnDevice(kUserTable, &one, 1, g.data());
+    EXPECT_DEATH(dev.AddGradients(kUserTable, &one, 1, g.data()), "sums_on_device");
+  }
+}
+
 }  // namespace
 }  // namespace cfps

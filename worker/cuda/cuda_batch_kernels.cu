@@ -243,10 +243,12 @@ class Cursor {
   size_t at_ = 0;
 };
 
+// rows_on_device: the caller's rows and gradient rows are in device memory already (their arrays
+// take no room here).
 Layout Plan(int64_t n, int64_t user_rows, int64_t item_rows, int64_t width, bool backward,
-            bool pred) {
+            bool pred, bool rows_on_device = false) {
   const size_t sn = static_cast<size_t>(n);
-  const size_t row_bytes = sizeof(float) * static_cast<size_t>(width);
+  const size_t row_bytes = rows_on_device ? 0 : sizeof(float) * static_cast<size_t>(width);
   Layout l;
   Cursor c;
   l.user_slot = c.Take(sizeof(int32_t) * sn);
@@ -542,6 +544,25 @@ double CudaBatchKernels::ForwardBackward(const ModelDims& dims, int64_t n, const
                                          int64_t user_rows, const float* urows, int64_t item_rows,
                                          const float* irows, int64_t global_batch, float* ugrad,
                                          float* igrad) {
+  return Run(dims, n, user_slot, item_slot, rating, user_rows, urows, item_rows, irows,
+             global_batch, ugrad, igrad, /*rows_on_device=*/false);
+}
+
+double CudaBatchKernels::ForwardBackwardOnDevice(const ModelDims& dims, int64_t n,
+                                                 const int32_t* user_slot, const int32_t* item_slot,
+                                                 const float* rating, int64_t user_rows,
+                                                 const float* urows, int64_t item_rows,
+                                                 const float* irows, int64_t global_batch,
+                                                 float* ugrad, float* igrad) {
+  return Run(dims, n, user_slot, item_slot, rating, user_rows, urows, item_rows, irows,
+             global_batch, ugrad, igrad, /*rows_on_device=*/true);
+}
+
+double CudaBatchKernels::Run(const ModelDims& dims, int64_t n, const int32_t* user_slot,
+                             const int32_t* item_slot, const float* rating, int64_t user_rows,
+                             const float* urows, int64_t item_rows, const float* irows,
+                             int64_t global_batch, float* ugrad, float* igrad,
+                             bool rows_on_device) {
   CheckShape(dims, n, user_rows, item_rows);
   CFPS_CHECK_GE(global_batch, n);
   CFPS_CHECK_GE(global_batch, 1);
@@ -550,14 +571,28 @@ double CudaBatchKernels::ForwardBackward(const ModelDims& dims, int64_t n, const
   const int64_t width = k + 1;
   const size_t row_bytes = sizeof(float) * static_cast<size_t>(width);
   last_ = CallTiming();
+  Impl* m = impl_.get();
   if (n == 0) {
+    if (rows_on_device) {
+      CFPS_CUDA_CHECK(m, cudaSetDevice(m->gpu));
+      if (user_rows) {
+        CFPS_CUDA_CHECK(
+            m, cudaMemsetAsync(ugrad, 0, row_bytes * static_cast<size_t>(user_rows), m->stream));
+      }
+      if (item_rows) {
+        CFPS_CUDA_CHECK(
+            m, cudaMemsetAsync(igrad, 0, row_bytes * static_cast<size_t>(item_rows), m->stream));
+      }
+      CFPS_CUDA_CHECK(m, cudaStreamSynchronize(m->stream));
+      return 0.0;
+    }
     if (user_rows) std::memset(ugrad, 0, row_bytes * static_cast<size_t>(user_rows));
     if (item_rows) std::memset(igrad, 0, row_bytes * static_cast<size_t>(item_rows));
     return 0.0;
   }
-  Impl* m = impl_.get();
   CFPS_CUDA_CHECK(m, cudaSetDevice(m->gpu));
-  const Layout l = Plan(n, user_rows, item_rows, width, /*backward=*/true, /*pred=*/false);
+  const Layout l =
+      Plan(n, user_rows, item_rows, width, /*backward=*/true, /*pred=*/false, rows_on_device);
   m->Reserve(l, n, user_rows, item_rows, k);
   char* h = m->host;
   char* d = m->device;
@@ -571,8 +606,10 @@ double CudaBatchKernels::ForwardBackward(const ModelDims& dims, int64_t n, const
   std::memcpy(h + l.user_slot, user_slot, sizeof(int32_t) * sn);
   std::memcpy(h + l.item_slot, item_slot, sizeof(int32_t) * sn);
   std::memcpy(h + l.rating, rating, sizeof(float) * sn);
-  if (user_rows) std::memcpy(h + l.urows, urows, row_bytes * static_cast<size_t>(user_rows));
-  if (item_rows) std::memcpy(h + l.irows, irows, row_bytes * static_cast<size_t>(item_rows));
+  if (!rows_on_device) {
+    if (user_rows) std::memcpy(h + l.urows, urows, row_bytes * static_cast<size_t>(user_rows));
+    if (item_rows) std::memcpy(h + l.irows, irows, row_bytes * static_cast<size_t>(item_rows));
+  }
   if (timing_) CFPS_CUDA_CHECK(m, cudaEventRecord(m->ev[0], m->stream));
   CFPS_CUDA_CHECK(m, cudaMemcpyAsync(d, h, l.upload1_end, cudaMemcpyHostToDevice, m->stream));
   if (timing_) CFPS_CUDA_CHECK(m, cudaEventRecord(m->ev[1], m->stream));
@@ -583,8 +620,8 @@ double CudaBatchKernels::ForwardBackward(const ModelDims& dims, int64_t n, const
   fa.user_slot = reinterpret_cast<const int32_t*>(d + l.user_slot);
   fa.item_slot = reinterpret_cast<const int32_t*>(d + l.item_slot);
   fa.rating = reinterpret_cast<const float*>(d + l.rating);
-  fa.urows = reinterpret_cast<const float*>(d + l.urows);
-  fa.irows = reinterpret_cast<const float*>(d + l.irows);
+  fa.urows = rows_on_device ? urows : reinterpret_cast<const float*>(d + l.urows);
+  fa.irows = rows_on_device ? irows : reinterpret_cast<const float*>(d + l.irows);
   fa.lo = static_cast<float>(dims.lo);
   fa.range = static_cast<float>(dims.hi - dims.lo);
   fa.two_over_b = static_cast<float>(2.0 / static_cast<double>(global_batch));
@@ -621,8 +658,8 @@ double CudaBatchKernels::ForwardBackward(const ModelDims& dims, int64_t n, const
   ga.delta = fa.delta;
   ga.urows = fa.urows;
   ga.irows = fa.irows;
-  ga.ugrad = reinterpret_cast<float*>(d + l.ugrad);
-  ga.igrad = reinterpret_cast<float*>(d + l.igrad);
+  ga.ugrad = rows_on_device ? ugrad : reinterpret_cast<float*>(d + l.ugrad);
+  ga.igrad = rows_on_device ? igrad : reinterpret_cast<float*>(d + l.igrad);
   if (user_rows + item_rows > 0) {
     const int blocks = m->Blocks(user_rows + item_rows);
     if (width <= kWarp) {
@@ -638,13 +675,16 @@ double CudaBatchKernels::ForwardBackward(const ModelDims& dims, int64_t n, const
   }
   if (timing_) CFPS_CUDA_CHECK(m, cudaEventRecord(m->ev[4], m->stream));
 
-  // 4. Gradients and squared errors back (one copy: they are adjacent), then wait.
+  // 4. Gradients and squared errors back (one copy: they are adjacent; only the squared errors
+  // when the gradient rows stay on the device), then wait.
   CFPS_CUDA_CHECK(m, cudaMemcpyAsync(h + l.ugrad, d + l.ugrad, l.download_end - l.ugrad,
                                      cudaMemcpyDeviceToHost, m->stream));
   if (timing_) CFPS_CUDA_CHECK(m, cudaEventRecord(m->ev[5], m->stream));
   CFPS_CUDA_CHECK(m, cudaStreamSynchronize(m->stream));
-  if (user_rows) std::memcpy(ugrad, h + l.ugrad, row_bytes * static_cast<size_t>(user_rows));
-  if (item_rows) std::memcpy(igrad, h + l.igrad, row_bytes * static_cast<size_t>(item_rows));
+  if (!rows_on_device) {
+    if (user_rows) std::memcpy(ugrad, h + l.ugrad, row_bytes * static_cast<size_t>(user_rows));
+    if (item_rows) std::memcpy(igrad, h + l.igrad, row_bytes * static_cast<size_t>(item_rows));
+  }
   const double* sq = reinterpret_cast<const double*>(h + l.sqerr);
   double sse = 0.0;
   for (int64_t i = 0; i < n; ++i) sse += sq[i];

@@ -66,6 +66,12 @@ class CudaBatchKernels final : public BatchKernels {
                          const int32_t* item_slot, const float* rating, int64_t user_rows,
                          const float* urows, int64_t item_rows, const float* irows,
                          int64_t global_batch, float* ugrad, float* igrad) override;
+  // Steps 1-4 without copying rows and gradient rows: the kernels read urows and irows and write
+  // ugrad and igrad in this GPU's memory; only the squared errors come back.
+  double ForwardBackwardOnDevice(const ModelDims& dims, int64_t n, const int32_t* user_slot,
+                                 const int32_t* item_slot, const float* rating, int64_t user_rows,
+                                 const float* urows, int64_t item_rows, const float* irows,
+                                 int64_t global_batch, float* ugrad, float* igrad) override;
   double Evaluate(const ModelDims& dims, int64_t n, const int32_t* user_slot,
                   const int32_t* item_slot, const float* rating, int64_t user_rows,
                   const float* urows, int64_t item_rows, const float* irows, float* pred) override;
@@ -79,6 +85,10 @@ class CudaBatchKernels final : public BatchKernels {
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
+  double Run(const ModelDims& dims, int64_t n, const int32_t* user_slot, const int32_t* item_slot,
+             const float* rating, int64_t user_rows, const float* urows, int64_t item_rows,
+             const float* irows, int64_t global_batch, float* ugrad, float* igrad,
+             bool rows_on_device);
   bool timing_ = false;
   CallTiming last_;
 };

@@ -43,6 +43,23 @@ __global__ void __launch_bounds__(kBlock)
   }
 }
 
+// Shard::AddGradients' arithmetic: sums row slots[j] = g row j when first[j], else sums row + g
+// row j. Slots of one launch are distinct (one worker pushes a row once): no two threads write
+// one element. One thread per element, grid-stride.
+__global__ void __launch_bounds__(kBlock)
+    AddToSumsKernel(int64_t width, const int32_t* __restrict__ slots,
+                    const int32_t* __restrict__ first, int64_t n, const float* __restrict__ grads,
+                    float* __restrict__ sums) {
+  const int64_t total = n * width;
+  const int64_t stride = static_cast<int64_t>(gridDim.x) * kBlock;
+  for (int64_t e = static_cast<int64_t>(blockIdx.x) * kBlock + threadIdx.x; e < total;
+       e += stride) {
+    const int64_t j = e / width, c = e - j * width;
+    float* acc = sums + static_cast<int64_t>(slots[j]) * width + c;
+    *acc = first[j] ? grads[e] : __fadd_rn(*acc, grads[e]);
+  }
+}
+
 // UpdateSgd: gp = g + wd * p; p = p - lr * gp. One thread per element.
 __global__ void __launch_bounds__(kBlock)
     SgdKernel(StepArgs s, const int32_t* __restrict__ ids, const float* __restrict__ grads,
@@ -141,6 +158,10 @@ struct CudaTable::Impl {
   int32_t* ids = nullptr;  // staging of a call's ids
   float* io = nullptr;     // staging of a call's gradient rows or gathered rows
   size_t ids_capacity = 0, io_capacity = 0;
+  int32_t* slots = nullptr;  // AddToSums: n slots then n first-seen flags
+  size_t slots_capacity = 0;
+  float* sums = nullptr;  // the step's sums of pushed gradient rows (AddToSums)
+  size_t sums_capacity = 0;
 
   [[noreturn]] void Fail(const std::string& what) const { Fatal(rank, gpu, name, what); }
   void Check(cudaError_t e, const char* expr, int line) const {
@@ -221,8 +242,9 @@ CudaTable::~CudaTable() {
   Impl* m = impl_.get();
   cudaSetDevice(m->gpu);
   if (m->stream) cudaStreamSynchronize(m->stream);
-  for (void* p : {static_cast<void*>(m->values), static_cast<void*>(m->state),
-                  static_cast<void*>(m->ids), static_cast<void*>(m->io)}) {
+  for (void* p :
+       {static_cast<void*>(m->values), static_cast<void*>(m->state), static_cast<void*>(m->ids),
+        static_cast<void*>(m->io), static_cast<void*>(m->slots), static_cast<void*>(m->sums)}) {
     if (p) cudaFree(p);
   }
   if (m->stream) cudaStreamDestroy(m->stream);
@@ -285,29 +307,104 @@ void CudaTable::Gather(const int32_t* ids, int64_t n, float* out) {
 void CudaTable::Update(const PreparedStep& step, const int32_t* ids, const float* grads,
                        int64_t n) {
   if (n <= 0) return;
-  CFPS_CHECK_EQ(step.width, width_);
-  CFPS_CHECK_EQ(StateFloatsPerRow(step.kind, step.width), state_width_);
   StageIds(ids, n);
   Impl* m = impl_.get();
   CFPS_TABLE_CHECK(cudaMemcpyAsync(m->io, grads, sizeof(float) * static_cast<size_t>(n * width_),
                                    cudaMemcpyHostToDevice, m->stream));
+  RunOptimizer(step, n, m->io);
+}
+
+void CudaTable::RunOptimizer(const PreparedStep& step, int64_t n, const float* device_grads) {
+  CFPS_CHECK_EQ(step.width, width_);
+  CFPS_CHECK_EQ(StateFloatsPerRow(step.kind, step.width), state_width_);
+  Impl* m = impl_.get();
   const StepArgs a = ArgsOf(step);
   switch (step.kind) {
     case OptimizerKind::kSgd:
-      SgdKernel<<<m->Blocks(n * width_), kBlock, 0, m->stream>>>(a, m->ids, m->io, n, m->values);
+      SgdKernel<<<m->Blocks(n * width_), kBlock, 0, m->stream>>>(a, m->ids, device_grads, n,
+                                                                 m->values);
       m->Finish("SgdKernel");
       return;
     case OptimizerKind::kAdam:
-      AdamKernel<<<m->Blocks(n * width_), kBlock, 0, m->stream>>>(a, m->ids, m->io, n, m->values,
-                                                                  m->state);
+      AdamKernel<<<m->Blocks(n * width_), kBlock, 0, m->stream>>>(a, m->ids, device_grads, n,
+                                                                  m->values, m->state);
       m->Finish("AdamKernel");
       return;
     case OptimizerKind::kAdagrad:
-      AdagradKernel<<<m->Blocks(n * kWarp), kBlock, 0, m->stream>>>(a, m->ids, m->io, n, m->values,
-                                                                    m->state);
+      AdagradKernel<<<m->Blocks(n * kWarp), kBlock, 0, m->stream>>>(a, m->ids, device_grads, n,
+                                                                    m->values, m->state);
       m->Finish("AdagradKernel");
       return;
   }
 }
+
+void CudaTable::GatherToDevice(const int32_t* ids, int64_t n, float* device_out) {
+  if (n <= 0) return;
+  StageIds(ids, n);
+  Impl* m = impl_.get();
+  GatherKernel<<<m->Blocks(n * width_), kBlock, 0, m->stream>>>(m->values, width_, m->ids, n,
+                                                                device_out);
+  m->Finish("GatherKernel");
+}
+
+void CudaTable::UpdateFromDevice(const PreparedStep& step, const int32_t* ids,
+                                 const float* device_grads, int64_t n) {
+  if (n <= 0) return;
+  StageIds(ids, n);
+  RunOptimizer(step, n, device_grads);
+}
+
+void CudaTable::AddToSums(const int32_t* slots, const uint8_t* first, int64_t n,
+                          const float* device_grads) {
+  if (n <= 0) return;
+  Impl* m = impl_.get();
+  CFPS_TABLE_CHECK(cudaSetDevice(m->gpu));
+  int64_t rows = 0;
+  for (int64_t j = 0; j < n; ++j) {
+    CFPS_CHECK_GE(slots[j], 0);
+    rows = std::max<int64_t>(rows, static_cast<int64_t>(slots[j]) + 1);
+  }
+  const size_t want_slots = 2 * sizeof(int32_t) * static_cast<size_t>(n);
+  if (want_slots > m->slots_capacity) {
+    if (m->slots) CFPS_TABLE_CHECK(cudaFree(m->slots));
+    m->slots = nullptr;
+    m->slots_capacity = want_slots + want_slots / 4;
+    m->slots = static_cast<int32_t*>(
+        m->Alloc(m->slots_capacity, "the aggregation slots of " + std::to_string(n) + " rows"));
+  }
+  const size_t want_sums = sizeof(float) * static_cast<size_t>(rows * width_);
+  if (want_sums > m->sums_capacity) {  // grows keeping the rows summed so far
+    const size_t grown = want_sums + want_sums / 4;
+    float* sums = static_cast<float*>(
+        m->Alloc(grown, "the sums of " + std::to_string(rows) + " pushed gradient rows"));
+    if (m->sums) {
+      CFPS_TABLE_CHECK(
+          cudaMemcpyAsync(sums, m->sums, m->sums_capacity, cudaMemcpyDeviceToDevice, m->stream));
+      CFPS_TABLE_CHECK(cudaStreamSynchronize(m->stream));
+      CFPS_TABLE_CHECK(cudaFree(m->sums));
+    }
+    m->sums = sums;
+    m->sums_capacity = grown;
+  }
+  staged_slots_.resize(2 * static_cast<size_t>(n));
+  for (int64_t j = 0; j < n; ++j) {
+    staged_slots_[static_cast<size_t>(j)] = slots[j];
+    staged_slots_[static_cast<size_t>(n + j)] = first[j] ? 1 : 0;
+  }
+  CFPS_TABLE_CHECK(cudaMemcpyAsync(m->slots, staged_slots_.data(), want_slots,
+                                   cudaMemcpyHostToDevice, m->stream));
+  AddToSumsKernel<<<m->Blocks(n * width_), kBlock, 0, m->stream>>>(width_, m->slots, m->slots + n,
+                                                                   n, device_grads, m->sums);
+  m->Finish("AddToSumsKernel");
+}
+
+void CudaTable::UpdateFromSums(const PreparedStep& step, const int32_t* ids, int64_t n) {
+  if (n <= 0) return;
+  CFPS_CHECK_LE(sizeof(float) * static_cast<size_t>(n * width_), impl_->sums_capacity);
+  StageIds(ids, n);
+  RunOptimizer(step, n, impl_->sums);
+}
+
+size_t CudaTable::sums_bytes() const { return impl_->sums_capacity; }
 
 }  // namespace cfps::cuda

@@ -10,12 +10,15 @@
 // twin gives the CPU optimizer's bits (tests/gpu/gpu_test.cc, CudaTable.*), and a shard's rows do
 // not depend on where it lived: the checkpoint files of either are the same.
 //
-// Host-side interface: ids, gradients and gathered rows pass through pinned staging buffers on
-// the table's own stream (each call returns when its work is done). Errors end the job with one
-// line naming the rank and the GPU (worker/cuda/cuda_errors.h).
+// Host-side interface: ids, gradients and gathered rows pass through staging buffers on the
+// table's own stream (each call returns when its work is done). The device-resident step's calls
+// (GatherToDevice, UpdateFromDevice, AddToSums, UpdateFromSums) take rows already in this GPU's
+// memory: only the ids, and the aggregation's slots, go up. Errors end the job with one line
+// naming the rank and the GPU (worker/cuda/cuda_errors.h).
 
 #include <cstdint>
 #include <memory>
+#include <vector>
 
 #include "ps/device_table.h"
 #include "ps/optimizer.h"
@@ -43,12 +46,24 @@ class CudaTable final : public DeviceTable {
   // UpdateRow(step, grads + j * width, row ids[j], its state) for j < n; ids distinct and in
   // [0, rows) (checked on the host; a bad id is a bug, not bad input).
   void Update(const PreparedStep& step, const int32_t* ids, const float* grads, int64_t n) override;
+  void GatherToDevice(const int32_t* ids, int64_t n, float* device_out) override;
+  void UpdateFromDevice(const PreparedStep& step, const int32_t* ids, const float* device_grads,
+                        int64_t n) override;
+  // AddToSumsKernel: one thread per element, sum = first ? g : sum + g (__fadd_rn).
+  void AddToSums(const int32_t* slots, const uint8_t* first, int64_t n,
+                 const float* device_grads) override;
+  void UpdateFromSums(const PreparedStep& step, const int32_t* ids, int64_t n) override;
+  // Device bytes of the sums of pushed gradients (for tests of their growth).
+  size_t sums_bytes() const;
 
  private:
   // Checks ids[0, n) against rows(), grows the staging and copies the ids to the device.
   void StageIds(const int32_t* ids, int64_t n);
+  // The optimizer's kernel on the staged ids and n gradient rows at device_grads.
+  void RunOptimizer(const PreparedStep& step, int64_t n, const float* device_grads);
   struct Impl;
   std::unique_ptr<Impl> impl_;
+  std::vector<int32_t> staged_slots_;  // AddToSums' slots and flags, host side
   int64_t rows_;
   int width_;
   int state_width_;

@@ -77,6 +77,8 @@ class NcclExchange final : public Exchange {
   int rank() const override { return control_.rank(); }
   int size() const override { return control_.size(); }
   void AllToAllV(std::vector<Buffer>* send, std::vector<Buffer>* recv) override;
+  void AllToAllDevice(DeviceMemory* memory, const std::vector<DeviceSpan>& send,
+                      const std::vector<DeviceSpan>& recv) override;
   void AllReduceSum(double* values, int n) override {
     OverMpi([&] { control_.AllReduceSum(values, n); });
   }
@@ -124,6 +126,11 @@ class NcclExchange final : public Exchange {
   }
   // Grows a device or pinned host buffer to `bytes` (contents not kept).
   void Reserve(char** buffer, size_t* capacity, size_t bytes, bool device);
+  // send_bytes_[p] to every rank p != rank() over MPI; fills recv_bytes_ with what each sends.
+  void ExchangeByteCounts();
+  // Grouped ncclSend of send_bytes_[p] at send[p] and ncclRecv of recv_bytes_[p] at recv[p] for
+  // every p != rank(), on the stream, then waits for it; counts them.
+  void SendAndReceive(char* const* send, char* const* recv);
   // Waits for the stream: polls it and NCCL's asynchronous error, politely, under --timeout.
   void WaitStream(const char* what);
   // Waits until NCCL has issued the operations of a non-blocking group.
@@ -137,6 +144,7 @@ class NcclExchange final : public Exchange {
   size_t control_names_ = 0;
   std::vector<Buffer> counts_send_, counts_recv_;
   std::vector<int64_t> send_bytes_, recv_bytes_, send_offset_, recv_offset_;
+  std::vector<char*> send_at_, recv_at_;
   char* host_send_ = nullptr;
   char* host_recv_ = nullptr;
   char* device_send_ = nullptr;
@@ -266,34 +274,66 @@ void NcclExchange::WaitStream(const char* what) {
   }
 }
 
+void NcclExchange::ExchangeByteCounts() {
+  const int n = size(), me = rank();
+  counts_send_.resize(static_cast<size_t>(n));
+  recv_bytes_.assign(static_cast<size_t>(n), 0);
+  for (int p = 0; p < n; ++p) {
+    Buffer& b = counts_send_[static_cast<size_t>(p)];
+    b.clear();
+    if (p != me) b.append(&send_bytes_[static_cast<size_t>(p)], sizeof(int64_t));
+  }
+  // Over MPI: the watchdog names any rank that does not arrive.
+  SyncControl();
+  control_.AllToAllV(&counts_send_, &counts_recv_);
+  for (int p = 0; p < n; ++p) {
+    if (p == me) continue;
+    const Buffer& c = counts_recv_[static_cast<size_t>(p)];
+    CFPS_CHECK_EQ(c.size(), sizeof(int64_t));
+    std::memcpy(&recv_bytes_[static_cast<size_t>(p)], c.data(), sizeof(int64_t));
+  }
+}
+
+void NcclExchange::SendAndReceive(char* const* send, char* const* recv) {
+  const int n = size(), me = rank();
+  int64_t total_send = 0, total_recv = 0;
+  CheckNccl(api_.GroupStart(), "ncclGroupStart");
+  for (int p = 0; p < n; ++p) {
+    if (p == me) continue;
+    const size_t out = static_cast<size_t>(send_bytes_[static_cast<size_t>(p)]);
+    const size_t in = static_cast<size_t>(recv_bytes_[static_cast<size_t>(p)]);
+    if (out > 0) CheckNccl(api_.Send(send[p], out, ncclUint8, p, comm_, stream_), "ncclSend");
+    if (in > 0) CheckNccl(api_.Recv(recv[p], in, ncclUint8, p, comm_, stream_), "ncclRecv");
+    total_send += static_cast<int64_t>(out);
+    total_recv += static_cast<int64_t>(in);
+    ++counters_.messages_sent;
+  }
+  CheckNccl(api_.GroupEnd(), "ncclGroupEnd");
+  WaitIssued("an all-to-all over NCCL");
+  WaitStream("an all-to-all over NCCL");
+  counters_.bytes_sent += total_send;
+  counters_.bytes_received += total_recv;
+}
+
 void NcclExchange::AllToAllV(std::vector<Buffer>* send, std::vector<Buffer>* recv) {
   const int n = size(), me = rank();
   send->resize(static_cast<size_t>(n));
   recv->resize(static_cast<size_t>(n));
   ++counters_.collectives;
 
-  // The byte counts, over MPI: the watchdog names any rank that does not arrive.
-  counts_send_.resize(static_cast<size_t>(n));
   send_bytes_.assign(static_cast<size_t>(n), 0);
-  recv_bytes_.assign(static_cast<size_t>(n), 0);
   for (int p = 0; p < n; ++p) {
-    Buffer& b = counts_send_[static_cast<size_t>(p)];
-    b.clear();
-    if (p == me) continue;
-    send_bytes_[static_cast<size_t>(p)] =
-        static_cast<int64_t>((*send)[static_cast<size_t>(p)].size());
-    b.append(&send_bytes_[static_cast<size_t>(p)], sizeof(int64_t));
+    if (p != me) {
+      send_bytes_[static_cast<size_t>(p)] =
+          static_cast<int64_t>((*send)[static_cast<size_t>(p)].size());
+    }
   }
-  SyncControl();
-  control_.AllToAllV(&counts_send_, &counts_recv_);
+  ExchangeByteCounts();
   send_offset_.assign(static_cast<size_t>(n), 0);
   recv_offset_.assign(static_cast<size_t>(n), 0);
   size_t total_send = 0, total_recv = 0;
   for (int p = 0; p < n; ++p) {
     if (p == me) continue;
-    const Buffer& c = counts_recv_[static_cast<size_t>(p)];
-    CFPS_CHECK_EQ(c.size(), sizeof(int64_t));
-    std::memcpy(&recv_bytes_[static_cast<size_t>(p)], c.data(), sizeof(int64_t));
     send_offset_[static_cast<size_t>(p)] = static_cast<int64_t>(total_send);
     recv_offset_[static_cast<size_t>(p)] = static_cast<int64_t>(total_recv);
     total_send += static_cast<size_t>(send_bytes_[static_cast<size_t>(p)]);
@@ -306,8 +346,13 @@ void NcclExchange::AllToAllV(std::vector<Buffer>* send, std::vector<Buffer>* rec
     Reserve(&host_recv_, &host_recv_capacity_, total_recv, false);
     Reserve(&device_send_, &device_send_capacity_, total_send, true);
     Reserve(&device_recv_, &device_recv_capacity_, total_recv, true);
+    send_at_.assign(static_cast<size_t>(n), nullptr);
+    recv_at_.assign(static_cast<size_t>(n), nullptr);
     for (int p = 0; p < n; ++p) {
-      if (p == me || send_bytes_[static_cast<size_t>(p)] == 0) continue;
+      if (p == me) continue;
+      send_at_[static_cast<size_t>(p)] = device_send_ + send_offset_[static_cast<size_t>(p)];
+      recv_at_[static_cast<size_t>(p)] = device_recv_ + recv_offset_[static_cast<size_t>(p)];
+      if (send_bytes_[static_cast<size_t>(p)] == 0) continue;
       std::memcpy(host_send_ + send_offset_[static_cast<size_t>(p)],
                   (*send)[static_cast<size_t>(p)].data(),
                   static_cast<size_t>(send_bytes_[static_cast<size_t>(p)]));
@@ -317,30 +362,15 @@ void NcclExchange::AllToAllV(std::vector<Buffer>* send, std::vector<Buffer>* rec
           cudaMemcpyAsync(device_send_, host_send_, total_send, cudaMemcpyHostToDevice, stream_),
           "copying an all-to-all to the GPU");
     }
-    CheckNccl(api_.GroupStart(), "ncclGroupStart");
-    for (int p = 0; p < n; ++p) {
-      if (p == me) continue;
-      const size_t out = static_cast<size_t>(send_bytes_[static_cast<size_t>(p)]);
-      const size_t in = static_cast<size_t>(recv_bytes_[static_cast<size_t>(p)]);
-      if (out > 0) {
-        CheckNccl(api_.Send(device_send_ + send_offset_[static_cast<size_t>(p)], out, ncclUint8, p,
-                            comm_, stream_),
-                  "ncclSend");
-      }
-      if (in > 0) {
-        CheckNccl(api_.Recv(device_recv_ + recv_offset_[static_cast<size_t>(p)], in, ncclUint8, p,
-                            comm_, stream_),
-                  "ncclRecv");
-      }
-    }
-    CheckNccl(api_.GroupEnd(), "ncclGroupEnd");
-    WaitIssued("an all-to-all over NCCL");
+    SendAndReceive(send_at_.data(), recv_at_.data());
     if (total_recv > 0) {
       CheckCuda(
           cudaMemcpyAsync(host_recv_, device_recv_, total_recv, cudaMemcpyDeviceToHost, stream_),
           "copying an all-to-all from the GPU");
+      WaitStream("copying an all-to-all from the GPU");
     }
-    WaitStream("an all-to-all over NCCL");
+  } else {
+    counters_.messages_sent += n - 1;
   }
 
   (*recv)[static_cast<size_t>(me)].swap((*send)[static_cast<size_t>(me)]);
@@ -351,10 +381,38 @@ void NcclExchange::AllToAllV(std::vector<Buffer>* send, std::vector<Buffer>* rec
     b.clear();
     const size_t bytes = static_cast<size_t>(recv_bytes_[static_cast<size_t>(p)]);
     if (bytes > 0) b.append(host_recv_ + recv_offset_[static_cast<size_t>(p)], bytes);
-    ++counters_.messages_sent;
   }
-  counters_.bytes_sent += static_cast<int64_t>(total_send);
-  counters_.bytes_received += static_cast<int64_t>(total_recv);
+}
+
+void NcclExchange::AllToAllDevice(DeviceMemory* memory, const std::vector<DeviceSpan>& send,
+                                  const std::vector<DeviceSpan>& recv) {
+  const int n = size(), me = rank();
+  CFPS_CHECK_EQ(send.size(), static_cast<size_t>(n));
+  CFPS_CHECK_EQ(recv.size(), static_cast<size_t>(n));
+  ++counters_.collectives;
+  const DeviceSpan& self = send[static_cast<size_t>(me)];
+  CFPS_CHECK_EQ(self.bytes, recv[static_cast<size_t>(me)].bytes);
+  if (self.bytes > 0)
+    memory->CopyOnDevice(recv[static_cast<size_t>(me)].data, self.data, self.bytes);
+  send_bytes_.assign(static_cast<size_t>(n), 0);
+  send_at_.assign(static_cast<size_t>(n), nullptr);
+  recv_at_.assign(static_cast<size_t>(n), nullptr);
+  for (int p = 0; p < n; ++p) {
+    if (p == me) continue;
+    send_bytes_[static_cast<size_t>(p)] = static_cast<int64_t>(send[static_cast<size_t>(p)].bytes);
+    send_at_[static_cast<size_t>(p)] = static_cast<char*>(send[static_cast<size_t>(p)].data);
+    recv_at_[static_cast<size_t>(p)] = static_cast<char*>(recv[static_cast<size_t>(p)].data);
+  }
+  ExchangeByteCounts();
+  for (int p = 0; p < n; ++p) {  // both ends know the sizes: a mismatch is a bug
+    if (p != me) {
+      CFPS_CHECK_EQ(recv_bytes_[static_cast<size_t>(p)],
+                    static_cast<int64_t>(recv[static_cast<size_t>(p)].bytes));
+    }
+  }
+  // The payload goes from GPU to GPU: the spans are in this rank's GPU memory.
+  CheckCuda(cudaSetDevice(gpu_), "cudaSetDevice");
+  SendAndReceive(send_at_.data(), recv_at_.data());
 }
 
 }  // namespace

@@ -9,8 +9,11 @@
 // collectives, as MpiExchange counts them, not the byte counts sent ahead: on the same inputs the
 // two exchanges report the same bytes.
 //
-// The Exchange interface hands over host buffers, so the payload is staged through pinned host
-// memory and device buffers that grow to the largest step and are then reused. NCCL is loaded
+// The step's bulk payload, the pulled rows and the pushed gradient rows, comes as device memory
+// (AllToAllDevice, from the device-resident step of worker/trainer.h): ncclSend/ncclRecv read and
+// write the caller's GPU buffers directly, nothing is staged. The rest (AllToAllV: the ids of a
+// step, evaluation and the model's gathering) hands over host buffers, staged through pinned host
+// memory and device buffers that grow to the largest round and are then reused. NCCL is loaded
 // at run time (dlopen "libnccl.so.2"): a binary built with NCCL runs where it is absent, and asking
 // for this exchange there is a clear error.
 //
