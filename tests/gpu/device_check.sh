@@ -10,11 +10,14 @@
 #  2. configure and build with CUDA (-DCFPS_CUDA=ON: no silent CPU-only build) into $BUILD
 #     (default build-gpu; an existing CUDA build there is reused);
 #  3. the GPU tests (ctest -L gpu: gpu_tests and gpu_device_cli): CUDA vs CPU on random batches
-#     (k = 1, 16, 50, 64, 128), bitwise determinism, out of memory, whole trainings;
+#     (k = 1, 16, 50, 64, 128), bitwise determinism, out of memory, the GPU shard's optimizer and
+#     the device-resident step's calls bitwise against the CPU, whole trainings;
 #  4. the kernel benchmark: 25M ratings of the ML-25M shape, k=64, batches of 65,536: ratings/s
 #     and GB/s against the card's memory bandwidth;
 #  5. cfps train on generated ml-100k-shaped data with --device cuda and --device cpu (one
-#     process at batch 64 and 1024, and 1 server + 2 workers under mpirun), valid MSE side by side.
+#     process at batch 64 and 1024, and 1 server + 2 workers under mpirun), valid MSE side by side
+#     (one process with --device cuda keeps its shard on the GPU and runs the device-resident step:
+#     what --gpus 1 runs);
 #  6. the multi-GPU mode with two GPUs or more: --exchange nccl equals --exchange mpi bitwise and in
 #     bytes moved, and its throughput on the ML-25M shape next to one GPU.
 # Every step has its own time limit; a failing step is reported and the others still run. The

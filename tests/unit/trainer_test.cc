@@ -191,6 +191,51 @@ TEST(LocalTrainerTest, ShardOnADeviceMatchesTheDenseReferenceBitwise) {
   }
 }
 
+// The device-resident step on one rank (host twins of the GPU table and of GPU memory): the
+// reference's bits in the shard's mirror (what a checkpoint reads) and in the gathered model, the
+// payload never copied through host memory, and a mid-run read of the mirror (a checkpoint)
+// changes nothing.
+TEST(LocalTrainerTest, DeviceResidentStepMatchesTheDenseReferenceBitwise) {
+  const Dataset data = testing::MakeRandomDataset(31, 17, 250, 40, 3);
+  for (OptimizerKind kind : {OptimizerKind::kAdam, OptimizerKind::kSgd, OptimizerKind::kAdagrad}) {
+    SCOPED_TRACE(OptimizerName(kind));
+    TrainConfig c = SmallConfig(2);
+    c.optimizer.kind = kind;
+    c.threads = 2;
+    c.min_parallel_samples = 1;
+    testing::DeviceCalls calls;
+    c.shard_device = testing::HostDeviceTables(&calls);
+    c.step_memory = testing::HostStepMemory(&calls);
+    LocalExchange ex;
+    Roles roles;
+    ASSERT_TRUE(Roles::Make(1, 1, &roles).ok());
+    Trainer trainer(&ex, roles, &data, c);
+    ASSERT_TRUE(trainer.device_step());
+    Trainer::Hooks hooks;
+    const int64_t stop = trainer.total_steps() / 2 + 1;
+    hooks.after_step = [stop](int64_t done, bool) { return done == stop; };
+    ASSERT_EQ(trainer.Train(0, hooks), stop);
+    const int downloads = calls.downloads, uploads = calls.uploads;
+    const Shard* read = trainer.shard();
+    EXPECT_FALSE(read->values(kUserTable).empty());  // as a checkpoint reads the shard
+    EXPECT_GT(calls.downloads, downloads);
+    hooks.after_step = nullptr;
+    ASSERT_EQ(trainer.Train(stop, hooks), trainer.total_steps());
+    ExpectTheReferenceModel(&trainer, data, c);
+    testing::ReferenceModel ref = testing::ReferenceInit(data, c);
+    testing::ReferenceTrain(data, c, 1, trainer.total_steps(), &ref);
+    const Shard* shard = trainer.shard();
+    EXPECT_TRUE(testing::BitwiseEqual(shard->values(kUserTable), ref.rows[0]));
+    EXPECT_TRUE(testing::BitwiseEqual(shard->values(kItemTable), ref.rows[1]));
+    EXPECT_EQ(calls.updates, 0);
+    EXPECT_GE(calls.device_updates, 2 * trainer.total_steps());
+    EXPECT_EQ(calls.to_host_bytes, 0);
+    EXPECT_EQ(calls.from_host_bytes, 0);
+    EXPECT_GT(calls.on_device_bytes, 0);
+    EXPECT_EQ(calls.uploads, uploads);  // reading the mirror did not send it back
+  }
+}
+
 // The fused single-rank step and evaluation report the very numbers of the exchange path.
 TEST(LocalTrainerTest, FusedAndExchangePathsReportTheSameMetrics) {
   const Dataset data = testing::MakeRandomDataset(31, 17, 250, 90, 5);
