@@ -803,8 +803,8 @@ void Trainer::FusedStepPhased(int64_t global_step, const std::vector<int32_t>& o
   const int32_t* idx = order.data() + begin;
 
   // The batch's records: read during the previous step's last phase, unless this step starts an
-  // epoch or a call.
-  if (gathered_step_ != global_step) {
+  // epoch or a call, or comes with another order than the one they were read from.
+  if (gathered_step_ != global_step || gathered_order_ != order.data()) {
     RunPhase(threads, [&](int t) { GatherShare(idx, n, t, threads); });
   }
   gathered_step_ = -1;
@@ -880,7 +880,10 @@ void Trainer::FusedStepPhased(int64_t global_step, const std::vector<int32_t>& o
     shard_->UpdateRows(kItemTable, step, item_groups_.unique().data(), igrad_.data(), ib, ie);
     if (next_n > 0) GatherShare(order.data() + next_begin, next_n, t, threads);
   });
-  if (next_n > 0) gathered_step_ = next;
+  if (next_n > 0) {
+    gathered_step_ = next;
+    gathered_order_ = order.data();
+  }
 
   CountFusedStep(nu + ni);
 }

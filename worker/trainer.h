@@ -282,8 +282,9 @@ class Trainer {
   std::vector<int32_t> user_slot_, item_slot_, batch_users_, batch_items_;
   std::vector<float> batch_ratings_;
   // The step whose records FusedStepPhased read into the batch's vectors ahead, during the step
-  // before it; -1 when none.
+  // before it, and the epoch order it read them from; -1 when none.
   int64_t gathered_step_ = -1;
+  const int32_t* gathered_order_ = nullptr;
   TileCounts tile_counts_;  // of the blocked order, the same every epoch
   std::vector<float> urows_, irows_, ugrad_, igrad_;
   const float* urow_base_ = nullptr;

@@ -283,11 +283,11 @@ void CudaTable::Download(float* values, float* state) const {
   CFPS_TABLE_CHECK(cudaStreamSynchronize(impl_->stream));
 }
 
-void CudaTable::StageIds(const int32_t* ids, int64_t n) {
+void CudaTable::StageIds(const int32_t* ids, int64_t n, bool rows_staged) {
   for (int64_t j = 0; j < n; ++j) CFPS_CHECK(ids[j] >= 0 && ids[j] < rows_);
   Impl* m = impl_.get();
   CFPS_TABLE_CHECK(cudaSetDevice(m->gpu));
-  m->Reserve(n, width_);
+  m->Reserve(n, rows_staged ? width_ : 0);
   CFPS_TABLE_CHECK(cudaMemcpyAsync(m->ids, ids, sizeof(int32_t) * static_cast<size_t>(n),
                                    cudaMemcpyHostToDevice, m->stream));
 }
@@ -340,7 +340,7 @@ void CudaTable::RunOptimizer(const PreparedStep& step, int64_t n, const float* d
 
 void CudaTable::GatherToDevice(const int32_t* ids, int64_t n, float* device_out) {
   if (n <= 0) return;
-  StageIds(ids, n);
+  StageIds(ids, n, /*rows_staged=*/false);
   Impl* m = impl_.get();
   GatherKernel<<<m->Blocks(n * width_), kBlock, 0, m->stream>>>(m->values, width_, m->ids, n,
                                                                 device_out);
@@ -350,7 +350,7 @@ void CudaTable::GatherToDevice(const int32_t* ids, int64_t n, float* device_out)
 void CudaTable::UpdateFromDevice(const PreparedStep& step, const int32_t* ids,
                                  const float* device_grads, int64_t n) {
   if (n <= 0) return;
-  StageIds(ids, n);
+  StageIds(ids, n, /*rows_staged=*/false);
   RunOptimizer(step, n, device_grads);
 }
 
@@ -401,7 +401,7 @@ void CudaTable::AddToSums(const int32_t* slots, const uint8_t* first, int64_t n,
 void CudaTable::UpdateFromSums(const PreparedStep& step, const int32_t* ids, int64_t n) {
   if (n <= 0) return;
   CFPS_CHECK_LE(sizeof(float) * static_cast<size_t>(n * width_), impl_->sums_capacity);
-  StageIds(ids, n);
+  StageIds(ids, n, /*rows_staged=*/false);
   RunOptimizer(step, n, impl_->sums);
 }
 

@@ -57,8 +57,9 @@ class CudaTable final : public DeviceTable {
   size_t sums_bytes() const;
 
  private:
-  // Checks ids[0, n) against rows(), grows the staging and copies the ids to the device.
-  void StageIds(const int32_t* ids, int64_t n);
+  // Checks ids[0, n) against rows(), grows the staging (for n rows too when the call's rows pass
+  // through it: not for rows already in GPU memory) and copies the ids to the device.
+  void StageIds(const int32_t* ids, int64_t n, bool rows_staged = true);
   // The optimizer's kernel on the staged ids and n gradient rows at device_grads.
   void RunOptimizer(const PreparedStep& step, int64_t n, const float* device_grads);
   struct Impl;
