@@ -220,25 +220,22 @@ void Shard::ApplyStep(const PreparedStep& step, ThreadPool* pool) {
     for (int table = 0; table < 2; ++table) {
       Table& tb = tables_[table];
       CFPS_CHECK(tb.sums_on_device || tb.touched.empty());
-      if (!tb.touched.empty()) {
-        ForDevice(table);
-        tb.device->UpdateFromSums(step, tb.touched.data(), static_cast<int64_t>(tb.touched.size()));
-        tb.host_behind = true;
-      }
-      for (int32_t id : tb.touched) tb.slot_of[static_cast<size_t>(id)] = -1;
-      tb.touched.clear();
-      tb.sums_on_device = false;
+      if (tb.touched.empty()) continue;
+      ForDevice(table);
+      tb.device->UpdateFromSums(step, tb.touched.data(), static_cast<int64_t>(tb.touched.size()));
+      tb.host_behind = true;
     }
-    return;
+  } else {
+    const int32_t* ids[2] = {tables_[0].touched.data(), tables_[1].touched.data()};
+    const float* grads[2] = {tables_[0].grad_sum.data(), tables_[1].grad_sum.data()};
+    const int64_t n[2] = {static_cast<int64_t>(tables_[0].touched.size()),
+                          static_cast<int64_t>(tables_[1].touched.size())};
+    UpdateTables(step, ids, grads, n, pool);
   }
-  const int32_t* ids[2] = {tables_[0].touched.data(), tables_[1].touched.data()};
-  const float* grads[2] = {tables_[0].grad_sum.data(), tables_[1].grad_sum.data()};
-  const int64_t n[2] = {static_cast<int64_t>(tables_[0].touched.size()),
-                        static_cast<int64_t>(tables_[1].touched.size())};
-  UpdateTables(step, ids, grads, n, pool);
   for (Table& tb : tables_) {
     for (int32_t id : tb.touched) tb.slot_of[static_cast<size_t>(id)] = -1;
     tb.touched.clear();
+    tb.sums_on_device = false;
   }
 }
 

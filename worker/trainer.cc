@@ -418,26 +418,21 @@ void Trainer::ExchangeStep(int64_t global_step, int64_t length) {
   exchange_->AllToAllV(&send_, &pushes_);
 
   if (shard_) {
-    int sources = 0;
-    size_t only = 0;
+    pushed_.assign(requests_.size(), nullptr);
     for (size_t src = 0; src < requests_.size(); ++src) {
-      if (!requests_[src].empty()) {
-        ++sources;
-        only = src;
-      }
+      if (requests_[src].empty()) continue;
+      CFPS_CHECK_EQ(pushes_[src].size(), row_bytes * ReadRequest(requests_[src]).rows());
+      pushed_[src] = pushes_[src].as<float>();
     }
-    if (sources == 1) {
-      UpdateFromOnePush(global_step, requests_[only], pushes_[only]);
-    } else {
-      AddPushesAndApply(global_step);
-    }
+    ApplyPushes(global_step, /*on_device=*/false);
     if (prepull) RefreshPrepulled(global_step);
   }
   ++stats_.steps;
 }
 
 void Trainer::ExchangeStepOnDevice(int64_t global_step, int64_t length) {
-  CFPS_CHECK(!prepull_);
+  // Set up at construction on a rank that serves and trains, which never pre-pulls.
+  CFPS_CHECK(shard_ && worker_ >= 0 && !prepull_);
   DeviceMemory* memory = device_memory_.get();
   const size_t ranks = static_cast<size_t>(roles_.num_ranks());
   const int num_shards = roles_.num_shards();
@@ -445,77 +440,75 @@ void Trainer::ExchangeStepOnDevice(int64_t global_step, int64_t length) {
   const size_t row_bytes = sizeof(float) * width;
   const int64_t n = static_cast<int64_t>(batch_users_.size());
   const size_t nu_all = user_unique_.size(), ni_all = item_unique_.size();
+  const size_t batch_bytes = (nu_all + ni_all) * row_bytes;
   const auto& uoff = user_offsets_;
   const auto& ioff = item_offsets_;
-  auto no_spans = [&] {
-    device_send_.assign(ranks, DeviceSpan{});
-    device_recv_.assign(ranks, DeviceSpan{});
-  };
 
   // 1. The requests, on the host, as in every mode.
   RequestRowIds();
 
-  // 2. The shard gathers each requester's rows into device memory, one span per requester; the
-  // worker receives each shard's rows into its own span.
-  no_spans();
-  size_t total = 0;
-  for (const Buffer& req : requests_) {
-    if (!req.empty()) total += ReadRequest(req).rows() * row_bytes;
+  // Where each rank's payload sits in a buffer laid out in rank order: as a shard, a requester's
+  // rows and its pushed gradient rows take the same room; as a worker, a shard's pulled rows and
+  // the gradient rows pushed to it.
+  request_at_.assign(ranks + 1, 0);
+  shard_at_.assign(ranks + 1, 0);
+  for (size_t p = 0; p < ranks; ++p) {
+    request_at_[p + 1] = request_at_[p];
+    if (!requests_[p].empty()) request_at_[p + 1] += ReadRequest(requests_[p]).rows() * row_bytes;
   }
-  if (total > 0) served_rows_.Reserve(memory, total, "the rows a shard serves");
-  total = 0;
-  for (size_t src = 0; src < ranks; ++src) {
-    if (requests_[src].empty()) continue;
-    const Request r = ReadRequest(requests_[src]);
-    float* rows = served_rows_.as<float>(total);
+  for (int s = 0; s < num_shards; ++s) {  // shard ranks are in shard order
+    const size_t rank = static_cast<size_t>(roles_.shard_rank(s));
+    shard_at_[rank + 1] =
+        static_cast<size_t>(uoff[s + 1] - uoff[s] + ioff[s + 1] - ioff[s]) * row_bytes;
+  }
+  for (size_t p = 0; p < ranks; ++p) shard_at_[p + 1] += shard_at_[p];
+  auto spans = [&](const std::vector<size_t>& at, DeviceBuffer* b, const char* what,
+                   std::vector<DeviceSpan>* out) {
+    if (at[ranks] > 0) b->Reserve(memory, at[ranks], what);
+    out->resize(ranks);
+    for (size_t p = 0; p < ranks; ++p) (*out)[p] = DeviceSpan{b->data() + at[p], at[p + 1] - at[p]};
+  };
+
+  // 2. The shard gathers each requester's rows into device memory; the worker receives each
+  // shard's rows into its span.
+  spans(request_at_, &served_rows_, "the rows a shard serves", &device_send_);
+  for (size_t p = 0; p < ranks; ++p) {
+    if (requests_[p].empty()) continue;
+    const Request r = ReadRequest(requests_[p]);
+    float* rows = static_cast<float*>(device_send_[p].data);
     shard_->GatherOnDevice(kUserTable, r.ids[0], r.count[0], rows);
     shard_->GatherOnDevice(kItemTable, r.ids[1], r.count[1],
                            rows + static_cast<size_t>(r.count[0]) * width);
-    device_send_[src] = DeviceSpan{rows, r.rows() * row_bytes};
-    total += r.rows() * row_bytes;
   }
-  if (nu_all + ni_all > 0) {
-    pulled_rows_.Reserve(memory, (nu_all + ni_all) * row_bytes, "the pulled rows");
-  }
-  total = 0;
-  for (int s = 0; s < num_shards; ++s) {
-    const size_t rows = static_cast<size_t>(uoff[s + 1] - uoff[s] + ioff[s + 1] - ioff[s]);
-    device_recv_[static_cast<size_t>(roles_.shard_rank(s))] =
-        DeviceSpan{pulled_rows_.data() + total, rows * row_bytes};
-    total += rows * row_bytes;
-  }
+  spans(shard_at_, &pulled_rows_, "the pulled rows", &device_recv_);
   exchange_->SetActivity("pull: rows", current_step_);
   exchange_->AllToAllDevice(memory, device_send_, device_recv_);
 
-  // 3. The math on the device's rows: users' rows then items' in slot order (shard by shard:
-  // copied into place with several shards), gradient rows likewise; with one shard the pulled
-  // rows are in place and the gradient rows are the push.
-  no_spans();
-  if (nu_all + ni_all > 0) {
+  // 3. The math on the device's rows: users' rows then items' in slot order, gradient rows
+  // likewise. With one shard the pulled rows are in that order and the gradient rows are the
+  // push; with several, both are copied shard by shard on the device.
+  spans(shard_at_, num_shards == 1 ? &step_grads_ : &push_rows_, "the gradient rows",
+        &device_send_);
+  if (batch_bytes > 0) {
     float* urows = pulled_rows_.as<float>();
-    float* ugrad;
-    if (num_shards == 1) {
-      step_grads_.Reserve(memory, (nu_all + ni_all) * row_bytes, "the gradient rows");
-      ugrad = step_grads_.as<float>();
-    } else {
-      step_rows_.Reserve(memory, (nu_all + ni_all) * row_bytes, "the pulled rows in slot order");
-      step_grads_.Reserve(memory, (nu_all + ni_all) * row_bytes, "the gradient rows");
-      push_rows_.Reserve(memory, (nu_all + ni_all) * row_bytes, "the pushed gradient rows");
+    if (num_shards > 1) {
+      step_rows_.Reserve(memory, batch_bytes, "the pulled rows in slot order");
+      step_grads_.Reserve(memory, batch_bytes, "the gradient rows");
       urows = step_rows_.as<float>();
-      ugrad = step_grads_.as<float>();
-      const char* from = pulled_rows_.data();
       for (int s = 0; s < num_shards; ++s) {
         const size_t nu = static_cast<size_t>(uoff[s + 1] - uoff[s]);
         const size_t ni = static_cast<size_t>(ioff[s + 1] - ioff[s]);
+        const char* from =
+            pulled_rows_.data() + shard_at_[static_cast<size_t>(roles_.shard_rank(s))];
         if (nu) memory->CopyOnDevice(urows + uoff[s] * width_, from, nu * row_bytes);
         if (ni) {
           memory->CopyOnDevice(urows + (nu_all + static_cast<size_t>(ioff[s])) * width,
                                from + nu * row_bytes, ni * row_bytes);
         }
-        from += (nu + ni) * row_bytes;
       }
     }
     float* irows = urows + nu_all * width;
+    float* ugrad = step_grads_.as<float>();
     float* igrad = ugrad + nu_all * width;
     const int64_t nu = static_cast<int64_t>(nu_all), ni = static_cast<int64_t>(ni_all);
     if (kernels_) {
@@ -527,80 +520,67 @@ void Trainer::ExchangeStepOnDevice(int64_t global_step, int64_t length) {
       irow_base_ = irows;
       train_sse_ += ComputeGradients(n, length, ugrad, igrad);
     }
-    char* to = num_shards == 1 ? step_grads_.data() : push_rows_.data();
-    for (int s = 0; s < num_shards; ++s) {
+    for (int s = 0; num_shards > 1 && s < num_shards; ++s) {
       const size_t su = static_cast<size_t>(uoff[s + 1] - uoff[s]);
       const size_t si = static_cast<size_t>(ioff[s + 1] - ioff[s]);
-      if (num_shards > 1) {
-        if (su) memory->CopyOnDevice(to, ugrad + uoff[s] * width_, su * row_bytes);
-        if (si) memory->CopyOnDevice(to + su * row_bytes, igrad + ioff[s] * width_, si * row_bytes);
-      }
-      device_send_[static_cast<size_t>(roles_.shard_rank(s))] =
-          DeviceSpan{to, (su + si) * row_bytes};
-      to += (su + si) * row_bytes;
+      char* to = static_cast<char*>(device_send_[static_cast<size_t>(roles_.shard_rank(s))].data);
+      if (su) memory->CopyOnDevice(to, ugrad + uoff[s] * width_, su * row_bytes);
+      if (si) memory->CopyOnDevice(to + su * row_bytes, igrad + ioff[s] * width_, si * row_bytes);
     }
   }
-  if (worker_ >= 0) CountPull();
+  CountPull();
 
   // 4. The push, from device to device; the shard sums the rows in worker order and updates.
-  total = 0;
-  for (const Buffer& req : requests_) {
-    if (!req.empty()) total += ReadRequest(req).rows() * row_bytes;
-  }
-  if (total > 0) pushed_rows_.Reserve(memory, total, "the pushed gradient rows a shard receives");
-  total = 0;
-  int sources = 0;
-  size_t only = 0;
-  for (size_t src = 0; src < ranks; ++src) {
-    if (requests_[src].empty()) continue;
-    const size_t bytes = ReadRequest(requests_[src]).rows() * row_bytes;
-    device_recv_[src] = DeviceSpan{pushed_rows_.data() + total, bytes};
-    total += bytes;
-    ++sources;
-    only = src;
-  }
+  spans(request_at_, &pushed_rows_, "the pushed gradient rows a shard receives", &device_recv_);
   exchange_->SetActivity("push: gradients", global_step);
   exchange_->AllToAllDevice(memory, device_send_, device_recv_);
-  if (shard_) {
-    const PreparedStep step = PrepareStep(config_.optimizer, width_, schedule_.Lr(global_step),
-                                          schedule_.Mom(global_step), global_step + 1);
-    if (sources == 1) {
-      const Request r = ReadRequest(requests_[only]);
-      const float* grads = static_cast<const float*>(device_recv_[only].data);
-      const float* const rows[2] = {grads, grads + static_cast<size_t>(r.count[0]) * width};
-      const int64_t count[2] = {r.count[0], r.count[1]};
-      shard_->UpdateTablesOnDevice(step, r.ids, rows, count);
-    } else {
-      for (size_t src = 0; src < ranks; ++src) {  // in worker order
-        if (requests_[src].empty()) continue;
-        const Request r = ReadRequest(requests_[src]);
-        const float* grads = static_cast<const float*>(device_recv_[src].data);
-        shard_->AddGradientsOnDevice(kUserTable, r.ids[0], r.count[0], grads);
-        shard_->AddGradientsOnDevice(kItemTable, r.ids[1], r.count[1],
-                                     grads + static_cast<size_t>(r.count[0]) * width);
-      }
-      shard_->ApplyStep(step);
-    }
-  }
+  pushed_.assign(ranks, nullptr);
+  for (size_t p = 0; p < ranks; ++p) pushed_[p] = static_cast<const float*>(device_recv_[p].data);
+  ApplyPushes(global_step, /*on_device=*/true);
   ++stats_.steps;
 }
 
-void Trainer::AddPushesAndApply(int64_t global_step) {
-  const size_t row_bytes = sizeof(float) * static_cast<size_t>(width_);
+void Trainer::ApplyPushes(int64_t global_step, bool on_device) {
+  const size_t width = static_cast<size_t>(width_);
+  const PreparedStep step = PrepareStep(config_.optimizer, width_, schedule_.Lr(global_step),
+                                        schedule_.Mom(global_step), global_step + 1);
+  ThreadPool* pool = PhaseThreads(config_.batch_size) > 1 ? pool_.get() : nullptr;
+  int sources = 0;
+  size_t only = 0;
+  for (size_t src = 0; src < requests_.size(); ++src) {
+    if (!requests_[src].empty()) {
+      ++sources;
+      only = src;
+    }
+  }
+  if (sources == 1) {
+    // The sum of one push is that push: the optimizer straight on its rows (the same bits as
+    // AddGradients then ApplyStep).
+    const Request r = ReadRequest(requests_[only]);
+    const float* const rows[2] = {pushed_[only],
+                                  pushed_[only] + static_cast<size_t>(r.count[0]) * width};
+    const int64_t count[2] = {r.count[0], r.count[1]};
+    if (on_device) {
+      shard_->UpdateTablesOnDevice(step, r.ids, rows, count);
+    } else {
+      shard_->UpdateTables(step, r.ids, rows, count, pool);
+    }
+    return;
+  }
   // Sources in increasing rank are workers in increasing worker index.
   for (size_t src = 0; src < requests_.size(); ++src) {
-    const Buffer& req = requests_[src];
-    if (req.empty()) continue;
-    const Request r = ReadRequest(req);
-    const Buffer& grads = pushes_[src];
-    CFPS_CHECK_EQ(grads.size(), row_bytes * r.rows());
-    shard_->AddGradients(kUserTable, r.ids[0], r.count[0], grads.as<float>());
-    shard_->AddGradients(kItemTable, r.ids[1], r.count[1],
-                         grads.as<float>() + static_cast<size_t>(r.count[0]) * width_);
+    if (requests_[src].empty()) continue;
+    const Request r = ReadRequest(requests_[src]);
+    const float* items = pushed_[src] + static_cast<size_t>(r.count[0]) * width;
+    if (on_device) {
+      shard_->AddGradientsOnDevice(kUserTable, r.ids[0], r.count[0], pushed_[src]);
+      shard_->AddGradientsOnDevice(kItemTable, r.ids[1], r.count[1], items);
+    } else {
+      shard_->AddGradients(kUserTable, r.ids[0], r.count[0], pushed_[src]);
+      shard_->AddGradients(kItemTable, r.ids[1], r.count[1], items);
+    }
   }
-  shard_->ApplyStep(PrepareStep(config_.optimizer, width_, schedule_.Lr(global_step),
-                                schedule_.Mom(global_step), global_step + 1),
-                    PhaseThreads(config_.batch_size) > 1 ? pool_.get() : nullptr);
+  shard_->ApplyStep(step, pool);
 }
 
 void Trainer::RefreshPrepulled(int64_t global_step) {
@@ -654,19 +634,6 @@ void SplitSlots(const std::vector<int32_t>& slot_of, int64_t n, int64_t num_slot
   BalancedSlotRanges(count->data(), static_cast<int32_t>(num_slots), parts, bounds->data());
 }
 }  // namespace
-
-void Trainer::UpdateFromOnePush(int64_t global_step, const Buffer& request, const Buffer& grads) {
-  const size_t row_bytes = sizeof(float) * static_cast<size_t>(width_);
-  const Request r = ReadRequest(request);
-  CFPS_CHECK_EQ(grads.size(), row_bytes * r.rows());
-  const float* const rows[2] = {grads.as<float>(),
-                                grads.as<float>() + static_cast<size_t>(r.count[0]) * width_};
-  const int64_t count[2] = {r.count[0], r.count[1]};
-  shard_->UpdateTables(PrepareStep(config_.optimizer, width_, schedule_.Lr(global_step),
-                                   schedule_.Mom(global_step), global_step + 1),
-                       r.ids, rows, count,
-                       PhaseThreads(config_.batch_size) > 1 ? pool_.get() : nullptr);
-}
 
 double Trainer::ComputeGradients(int64_t n, int64_t global_batch, float* ugrad, float* igrad) {
   const int threads = PhaseThreads(n);

@@ -250,12 +250,11 @@ class Trainer {
   // The worker's forward and backward on the pulled rows, over the pool, into one gradient row
   // per unique user (ugrad) and item (igrad); returns the slice's SSE.
   double ComputeGradients(int64_t n, int64_t global_batch, float* ugrad, float* igrad);
-  // The shard side of the push when exactly one worker pushed: the optimizer straight on its
-  // rows (the sum of one is that row: the same bits as AddGradients then ApplyStep).
-  void UpdateFromOnePush(int64_t global_step, const Buffer& request, const Buffer& grads);
-  // The shard side of the push from several workers: their rows summed in worker order
-  // (Shard::AddGradients), then the optimizer (Shard::ApplyStep).
-  void AddPushesAndApply(int64_t global_step);
+  // The shard side of the push: pushed_[src] holds the gradient rows of requests_[src], in host
+  // memory or (on_device) in the device memory of the shard's table. Several workers' rows are
+  // summed in worker order (Shard::AddGradients), then the optimizer runs (Shard::ApplyStep); one
+  // worker's go straight to the optimizer (the sum of one is that row: the same bits).
+  void ApplyPushes(int64_t global_step, bool on_device);
 
   Exchange* exchange_;
   Roles roles_;
@@ -273,6 +272,8 @@ class Trainer {
   std::unique_ptr<DeviceMemory> device_memory_;
   DeviceBuffer served_rows_, pulled_rows_, step_rows_, step_grads_, push_rows_, pushed_rows_;
   std::vector<DeviceSpan> device_send_, device_recv_;
+  // Byte offsets, by rank, of the requesters' payloads (as a shard) and the shards' (as a worker).
+  std::vector<size_t> request_at_, shard_at_;
 
   // Worker state, reused every step. The grouped unique rows of the batch in use (RowGrouper's
   // unique() and offsets(), kept apart from the groupers, which prepare the next batch).
@@ -290,6 +291,7 @@ class Trainer {
   const float* urow_base_ = nullptr;
   const float* irow_base_ = nullptr;
   std::vector<Buffer> send_, requests_, replies_, pushes_;
+  std::vector<const float*> pushed_;  // ApplyPushes' rows of each source
   // Pre-pull: a shard's requests of the next step and its reply to them, gathered during this
   // step; prepulled_step_ is that step, -1 when none.
   bool prepull_ = false;

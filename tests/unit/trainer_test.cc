@@ -198,18 +198,26 @@ TEST(LocalTrainerTest, PhasedStepReadsAheadOnlyForTheSameOrder) {
   EXPECT_TRUE(testing::BitwiseEqual(model[0][1], model[1][1]));
 }
 
+// SmallConfig(2) on two threads with every phase split, its shard on the host twin of a device
+// (counting into *calls), and with step_memory the step's payload in the twin's device memory.
+TrainConfig OnTwinDevice(OptimizerKind kind, testing::DeviceCalls* calls, bool step_memory) {
+  TrainConfig c = SmallConfig(2);
+  c.optimizer.kind = kind;
+  c.threads = 2;
+  c.min_parallel_samples = 1;
+  c.shard_device = testing::HostDeviceTables(calls);
+  if (step_memory) c.step_memory = testing::HostStepMemory(calls);
+  return c;
+}
+
 // A shard on a device (the host twin of the CUDA table) trains the reference's bits: the step's
 // pulls and optimizer go through the device copy, the export reads the synced mirror.
 TEST(LocalTrainerTest, ShardOnADeviceMatchesTheDenseReferenceBitwise) {
   const Dataset data = testing::MakeRandomDataset(31, 17, 250, 40, 3);
   for (OptimizerKind kind : {OptimizerKind::kAdam, OptimizerKind::kSgd, OptimizerKind::kAdagrad}) {
     SCOPED_TRACE(OptimizerName(kind));
-    TrainConfig c = SmallConfig(2);
-    c.optimizer.kind = kind;
-    c.threads = 2;
-    c.min_parallel_samples = 1;
     testing::DeviceCalls calls;
-    c.shard_device = testing::HostDeviceTables(&calls);
+    const TrainConfig c = OnTwinDevice(kind, &calls, /*step_memory=*/false);
     LocalExchange ex;
     Roles roles;
     ASSERT_TRUE(Roles::Make(1, 1, &roles).ok());
@@ -232,13 +240,8 @@ TEST(LocalTrainerTest, DeviceResidentStepMatchesTheDenseReferenceBitwise) {
   const Dataset data = testing::MakeRandomDataset(31, 17, 250, 40, 3);
   for (OptimizerKind kind : {OptimizerKind::kAdam, OptimizerKind::kSgd, OptimizerKind::kAdagrad}) {
     SCOPED_TRACE(OptimizerName(kind));
-    TrainConfig c = SmallConfig(2);
-    c.optimizer.kind = kind;
-    c.threads = 2;
-    c.min_parallel_samples = 1;
     testing::DeviceCalls calls;
-    c.shard_device = testing::HostDeviceTables(&calls);
-    c.step_memory = testing::HostStepMemory(&calls);
+    const TrainConfig c = OnTwinDevice(kind, &calls, /*step_memory=*/true);
     LocalExchange ex;
     Roles roles;
     ASSERT_TRUE(Roles::Make(1, 1, &roles).ok());

@@ -48,7 +48,7 @@ __global__ void __launch_bounds__(kBlock)
 // one element. One thread per element, grid-stride.
 __global__ void __launch_bounds__(kBlock)
     AddToSumsKernel(int64_t width, const int32_t* __restrict__ slots,
-                    const int32_t* __restrict__ first, int64_t n, const float* __restrict__ grads,
+                    const uint8_t* __restrict__ first, int64_t n, const float* __restrict__ grads,
                     float* __restrict__ sums) {
   const int64_t total = n * width;
   const int64_t stride = static_cast<int64_t>(gridDim.x) * kBlock;
@@ -158,7 +158,7 @@ struct CudaTable::Impl {
   int32_t* ids = nullptr;  // staging of a call's ids
   float* io = nullptr;     // staging of a call's gradient rows or gathered rows
   size_t ids_capacity = 0, io_capacity = 0;
-  int32_t* slots = nullptr;  // AddToSums: n slots then n first-seen flags
+  int32_t* slots = nullptr;  // AddToSums: n slots then n first-seen flags (bytes)
   size_t slots_capacity = 0;
   float* sums = nullptr;  // the step's sums of pushed gradient rows (AddToSums)
   size_t sums_capacity = 0;
@@ -364,7 +364,8 @@ void CudaTable::AddToSums(const int32_t* slots, const uint8_t* first, int64_t n,
     CFPS_CHECK_GE(slots[j], 0);
     rows = std::max<int64_t>(rows, static_cast<int64_t>(slots[j]) + 1);
   }
-  const size_t want_slots = 2 * sizeof(int32_t) * static_cast<size_t>(n);
+  const size_t slot_bytes = sizeof(int32_t) * static_cast<size_t>(n);
+  const size_t want_slots = slot_bytes + static_cast<size_t>(n);
   if (want_slots > m->slots_capacity) {
     if (m->slots) CFPS_TABLE_CHECK(cudaFree(m->slots));
     m->slots = nullptr;
@@ -386,15 +387,12 @@ void CudaTable::AddToSums(const int32_t* slots, const uint8_t* first, int64_t n,
     m->sums = sums;
     m->sums_capacity = grown;
   }
-  staged_slots_.resize(2 * static_cast<size_t>(n));
-  for (int64_t j = 0; j < n; ++j) {
-    staged_slots_[static_cast<size_t>(j)] = slots[j];
-    staged_slots_[static_cast<size_t>(n + j)] = first[j] ? 1 : 0;
-  }
-  CFPS_TABLE_CHECK(cudaMemcpyAsync(m->slots, staged_slots_.data(), want_slots,
+  uint8_t* first_on_device = reinterpret_cast<uint8_t*>(m->slots) + slot_bytes;
+  CFPS_TABLE_CHECK(cudaMemcpyAsync(m->slots, slots, slot_bytes, cudaMemcpyHostToDevice, m->stream));
+  CFPS_TABLE_CHECK(cudaMemcpyAsync(first_on_device, first, static_cast<size_t>(n),
                                    cudaMemcpyHostToDevice, m->stream));
-  AddToSumsKernel<<<m->Blocks(n * width_), kBlock, 0, m->stream>>>(width_, m->slots, m->slots + n,
-                                                                   n, device_grads, m->sums);
+  AddToSumsKernel<<<m->Blocks(n * width_), kBlock, 0, m->stream>>>(
+      width_, m->slots, first_on_device, n, device_grads, m->sums);
   m->Finish("AddToSumsKernel");
 }
 

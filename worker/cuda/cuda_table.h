@@ -18,7 +18,6 @@
 
 #include <cstdint>
 #include <memory>
-#include <vector>
 
 #include "ps/device_table.h"
 #include "ps/optimizer.h"
@@ -64,7 +63,6 @@ class CudaTable final : public DeviceTable {
   void RunOptimizer(const PreparedStep& step, int64_t n, const float* device_grads);
   struct Impl;
   std::unique_ptr<Impl> impl_;
-  std::vector<int32_t> staged_slots_;  // AddToSums' slots and flags, host side
   int64_t rows_;
   int width_;
   int state_width_;
